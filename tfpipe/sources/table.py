@@ -1,0 +1,117 @@
+"""CSV files of pixel rows: ``label,pixel1,...,pixelN`` (Sign Language MNIST, Fashion-MNIST, ...).
+
+The image side is inferred from N (784 -> 28x28, 64 -> 8x8; 3*s*s -> s x s RGB).
+Rows are streamed with the ``csv`` module, never loaded whole, and cleaned
+one by one: wrong column count, missing cells, non-numeric cells (the course's
+``fwefew``) and values outside 0..255 are rejected with the file line number
+and the column. Exact duplicate rows are caught later by the pixel-hash dedup
+(:mod:`tfpipe.split`), which names the row they duplicate.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import Rejected, TfpipeError
+from .base import Item, Source
+
+
+def infer_shape(num_pixels: int) -> tuple[int, ...]:
+    side = math.isqrt(num_pixels)
+    if side * side == num_pixels:
+        return (side, side)
+    side = math.isqrt(num_pixels // 3)
+    if 3 * side * side == num_pixels:
+        return (side, side, 3)
+    raise TfpipeError(
+        f"{num_pixels} pixel columns do not form a square image (s*s or s*s*3); "
+        "is --label-column right?"
+    )
+
+
+@dataclass
+class CsvSource(Source):
+    kind: str = "csv"
+    label_column: str = "label"
+
+    def _header(self) -> list[str]:
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+        if not header:
+            raise TfpipeError(f"{self.path} is empty; expected a header like label,pixel1,...")
+        header = [h.strip() for h in header]
+        if self.label_column not in header:
+            raise TfpipeError(
+                f"{self.path} has no column {self.label_column!r} (columns: "
+                f"{', '.join(header[:4])}, ...); pass --label-column"
+            )
+        return header
+
+    def count(self) -> int:
+        with open(self.path, "rb") as fh:
+            return max(sum(1 for _ in fh) - 1, 0)
+
+    def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
+        header = self._header()
+        label_at = header.index(self.label_column)
+        pixel_names = [h for i, h in enumerate(header) if i != label_at]
+        shape = infer_shape(len(pixel_names))
+        base = os.path.basename(self.path)
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            next(reader)
+            for row in reader:
+                line = reader.line_num
+                origin = f"{self.path}:line {line}"
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                try:
+                    label, pixels = self._parse(row, label_at, pixel_names, len(header), shape)
+                except Rejected as rej:
+                    yield origin, None, rej
+                    continue
+                yield Item(key=f"{base}:line {line}", origin=origin, label=label, split=None, payload=pixels)
+
+    @staticmethod
+    def _parse(row, label_at, pixel_names, width, shape) -> tuple[str | int, np.ndarray]:
+        if len(row) != width:
+            raise Rejected("wrong column count", f"{len(row)} columns, expected {width}")
+        label = row[label_at].strip()
+        if not label:
+            raise Rejected("missing cell", f"empty cell in column label")
+        cells = row[:label_at] + row[label_at + 1 :]
+        try:
+            values = np.array(cells, dtype=np.float64)
+        except ValueError:
+            for name, cell in zip(pixel_names, cells):
+                if not cell.strip():
+                    raise Rejected("missing cell", f"empty cell in column {name}") from None
+                try:
+                    float(cell)
+                except ValueError:
+                    raise Rejected("non-numeric cell", f"non-numeric cell {cell.strip()!r} in column {name}") from None
+            raise
+        bad = np.flatnonzero((values < 0) | (values > 255) | (values != np.round(values)) | ~np.isfinite(values))
+        if bad.size:
+            i = int(bad[0])
+            raise Rejected(
+                "out of range", f"value {cells[i].strip()} in column {pixel_names[i]} is not an integer in 0..255"
+            )
+        return _label(label), values.astype(np.uint8).reshape(shape)
+
+
+def _label(text: str) -> str | int:
+    """Integer-looking labels are class indices ("3", "3.0"); anything else is a class name."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if number.is_integer() and number >= 0:
+        return int(number)
+    raise Rejected("bad label", f"label {text!r} is not a class index or name")
