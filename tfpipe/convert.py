@@ -19,8 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import replace
-from itertools import islice
 from pathlib import Path
 
 from .config import ConvertConfig, data_root, dataset_name

@@ -74,7 +74,7 @@ def _open_zip(path: str) -> zipfile.ZipFile:
     return zf
 
 
-Payload = Union[bytes, np.ndarray, FileRef, ZipRef]
+Payload = Union[bytes, np.ndarray, FileRef, ZipRef]  # noqa: UP007 - a runtime alias
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ class CsvSource(Source):
             raise Rejected("wrong column count", f"{len(row)} columns, expected {width}")
         label = row[label_at].strip()
         if not label:
-            raise Rejected("missing cell", f"empty cell in column label")
+            raise Rejected("missing cell", "empty cell in column label")
         cells = row[:label_at] + row[label_at + 1 :]
         try:
             values = np.array(cells, dtype=np.float64)
