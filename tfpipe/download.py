@@ -118,7 +118,8 @@ def fetch(
 
     The whole body must arrive within the read timeout (``timeout[1]``) as a
     wall-clock deadline: the per-read timeout alone never fires on a server
-    that trickles one byte a second.
+    that trickles one byte a second. A server that stalls *before* its headers
+    is bounded by the read timeout per attempt, times ``1 + retries`` attempts.
 
     Args:
         session: from :func:`http_session`.
@@ -161,7 +162,9 @@ def _get(
     check_url(url)
     started = time.monotonic()
     try:
-        with session.get(url, stream=True, timeout=timeout) as resp:
+        # verify is passed per request because requests lets $REQUESTS_CA_BUNDLE
+        # override a session-level verify=False or CA path (psf/requests#3829).
+        with session.get(url, stream=True, timeout=timeout, verify=session.verify) as resp:
             if not 200 <= resp.status_code < 300:
                 raise Rejected(f"http {resp.status_code}", f"HTTP {resp.status_code} from {url}")
             _check_declared_length(resp, url, max_bytes)
@@ -367,7 +370,9 @@ def download_file(
     except Rejected as exc:
         raise TfpipeError(f"cannot download {url}: {exc.detail}") from None
     except OSError as exc:
-        raise TfpipeError(f"cannot download {url}: cannot create {dest.parent}: {exc.strerror}") from None
+        raise TfpipeError(
+            f"cannot download {url}: cannot create {dest.parent}: {exc.strerror}"
+        ) from None
 
     own_session = session is None
     session = session or http_session(verify=not insecure)
@@ -400,7 +405,7 @@ def _stream_to(
     fail = f"cannot download {url}"
     hint = "download it yourself and pass its path"
     try:
-        verify = False if insecure else session.verify
+        verify = False if insecure else session.verify  # per request: see _get
         with session.get(url, stream=True, timeout=timeout, verify=verify) as resp:
             if not 200 <= resp.status_code < 300:
                 raise TfpipeError(f"{fail}: HTTP {resp.status_code}; {hint}")

@@ -107,7 +107,9 @@ class UrlListSource(Source):
         try:
             self.cache.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise TfpipeError(f"cannot create the download cache {self.cache}: {exc.strerror}") from None
+            raise TfpipeError(
+                f"cannot create the download cache {self.cache}: {exc.strerror}"
+            ) from None
         window: deque[Future[Result] | tuple[str, None, Rejected]] = deque()
         session = http_session(verify=self.verify, pool_size=self.workers)
         pool = ThreadPoolExecutor(self.workers, thread_name_prefix="tfpipe-url")
@@ -153,7 +155,9 @@ class UrlListSource(Source):
             data = cached.read_bytes()
         except OSError:  # usually not cached yet; an unreadable entry is just a miss
             try:
-                data = fetch_image(session, line.url, timeout=self.timeout, max_bytes=self.max_bytes)
+                data = fetch_image(
+                    session, line.url, timeout=self.timeout, max_bytes=self.max_bytes
+                )
             except Rejected as exc:
                 return (line.origin, None, exc)
             self._store(cached, data)
