@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -107,14 +108,6 @@ class ImageSpec:
 
         arr = np.asarray(Image.open(io.BytesIO(data)))
         return arr.reshape(self.shape)
-
-    def tfds_feature(self):
-        """The TFDS FeatureConnector that reads this encoding unchanged."""
-        import tensorflow_datasets as tfds
-
-        if self.encoding == "raw":
-            return tfds.features.Tensor(shape=self.shape, dtype=np.uint8, encoding="bytes")
-        return tfds.features.Image(shape=self.shape, encoding_format=self.encoding)
 
 
 # --------------------------------------------------------------------------- records
@@ -280,47 +273,73 @@ def load_info(directory: str | os.PathLike) -> DatasetInfo:
     return DatasetInfo.from_json(sidecar.read_text(), path=directory)
 
 
-def write_tfds_metadata(directory: str, info: DatasetInfo) -> None:
-    """Write dataset_info.json, features.json and label.labels.txt the TFDS way.
+def tfds_metadata(info: DatasetInfo) -> dict[str, str]:
+    """The files TFDS needs to read the dataset: dataset_info.json, features.json, labels.
 
-    TFDS's own DatasetInfo writes them, so ``tfds.builder_from_directory``
-    reads the result unchanged.
+    They are written as plain JSON in the shape ``tfds.core.DatasetInfo``
+    writes them (``tests/test_convert.py`` checks that
+    ``tfds.builder_from_directory`` reads them), so conversion never has to
+    import TensorFlow or TFDS.
     """
-    import tensorflow_datasets as tfds
-
-    features = tfds.features.FeaturesDict(
-        {
-            IMAGE_KEY: info.image.tfds_feature(),
-            LABEL_KEY: tfds.features.ClassLabel(names=list(info.class_names)),
+    template = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
+    dataset_info = {
+        "description": f"Converted by tfpipe from {info.source}.",
+        "fileFormat": "tfrecord",
+        "name": info.name,
+        "splits": [
+            {
+                "filepathTemplate": template,
+                "name": name,
+                "numBytes": str(split.num_bytes),
+                "shardLengths": [str(s.records) for s in split.shards],
+            }
+            for name, split in info.splits.items()
+        ],
+        "supervisedKeys": {"tuple": {"items": [{"featureKey": IMAGE_KEY}, {"featureKey": LABEL_KEY}]}},
+        "version": "1.0.0",
+    }
+    spec = info.image
+    dims = {"dimensions": [str(d) for d in spec.shape]}
+    if spec.encoding == "raw":
+        image = {
+            "pythonClassName": "tensorflow_datasets.core.features.tensor_feature.Tensor",
+            "tensor": {"dtype": "uint8", "encoding": "bytes", "shape": dims},
         }
-    )
-    identity = tfds.core.dataset_info.DatasetIdentity(
-        name=info.name,
-        version=tfds.core.Version("1.0.0"),
-        data_dir=directory,
-        module_name="",
-    )
-    ds_info = tfds.core.DatasetInfo(
-        builder=identity,
-        features=features,
-        description=f"Converted by tfpipe from {info.source}.",
-        supervised_keys=(IMAGE_KEY, LABEL_KEY),
-    )
-    ds_info.set_file_format("tfrecord")
-    template = tfds.core.ShardedFileTemplate(
-        data_dir=directory, dataset_name=info.name, filetype_suffix="tfrecord"
-    )
-    ds_info.set_splits(
-        tfds.core.SplitDict(
-            [
-                tfds.core.SplitInfo(
-                    name=name,
-                    shard_lengths=[s.records for s in split.shards],
-                    num_bytes=split.num_bytes,
-                    filename_template=template,
-                )
-                for name, split in info.splits.items()
-            ]
-        )
-    )
-    ds_info.write_to_directory(directory)
+    else:
+        image = {
+            "pythonClassName": "tensorflow_datasets.core.features.image_feature.Image",
+            "image": {"dtype": "uint8", "encodingFormat": spec.encoding, "shape": dims},
+        }
+    features = {
+        "featuresDict": {
+            "features": {
+                IMAGE_KEY: image,
+                LABEL_KEY: {
+                    "pythonClassName": "tensorflow_datasets.core.features.class_label_feature.ClassLabel",
+                    "classLabel": {"numClasses": str(info.num_classes)},
+                },
+            }
+        },
+        "pythonClassName": "tensorflow_datasets.core.features.features_dict.FeaturesDict",
+    }
+    return {
+        "dataset_info.json": json.dumps(dataset_info, indent=2, sort_keys=True),
+        "features.json": json.dumps(features, indent=4, sort_keys=True),
+        f"{LABEL_KEY}.labels.txt": "".join(f"{name}\n" for name in info.class_names),
+    }
+
+
+# --------------------------------------------------------------------------- TFRecord framing
+
+
+def _masked_crc(data: bytes) -> bytes:
+    import google_crc32c
+
+    crc = google_crc32c.value(data)
+    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+
+
+def frame_record(data: bytes) -> bytes:
+    """One TFRecord: length, masked CRC32C of the length, data, masked CRC32C of the data."""
+    length = struct.pack("<Q", len(data))
+    return length + _masked_crc(length) + data + _masked_crc(data)

@@ -26,7 +26,8 @@ from .format import (
     SplitInfo,
     serialize_example,
     shard_name,
-    write_tfds_metadata,
+    frame_record,
+    tfds_metadata,
 )
 from .split import Entry, Plan
 
@@ -109,29 +110,41 @@ def write_split(
     out: Path, name: str, split: str, entries: list[Entry], staging_file: Path,
     num_classes: int, progress=None,
 ) -> SplitInfo:
-    """Write one split's shards (records already in final order) and describe them."""
-    import tensorflow as tf
-
-    total_bytes = sum(e.length for e in entries)
-    n = num_shards(len(entries), total_bytes)
+    """Write one split's shards (entries already in final order) and describe them."""
+    n = num_shards(len(entries), sum(e.length for e in entries))
     bounds = [round(i * len(entries) / n) for i in range(n + 1)]
     shards = []
     with open(staging_file, "rb") as staged:
         for i in range(n):
-            final = out / shard_name(name, split, i, n)
-            tmp = out / STAGING / (final.name + ".tmp")
-            with tf.io.TFRecordWriter(str(tmp)) as writer:
-                for e in entries[bounds[i] : bounds[i + 1]]:
-                    staged.seek(e.offset)
-                    writer.write(serialize_example(staged.read(e.length), e.index))
-                    if progress is not None:
-                        progress.update(1)
-            shards.append(ShardInfo(final.name, bounds[i + 1] - bounds[i], tmp.stat().st_size, sha256(tmp)))
-            os.replace(tmp, final)
+            chunk = entries[bounds[i] : bounds[i + 1]]
+            records = []
+            for e in chunk:
+                staged.seek(e.offset)
+                records.append(serialize_example(staged.read(e.length), e.index))
+            shards.append(write_shard(out, shard_name(name, split, i, n), records))
+            if progress is not None:
+                progress.update(len(chunk))
     counts = [0] * num_classes
     for e in entries:
         counts[e.index] += 1
     return SplitInfo(split, tuple(shards), tuple(counts))
+
+
+def write_shard(out: Path, filename: str, records) -> ShardInfo:
+    """Write serialized examples as one TFRecord file: temporary name, then rename."""
+    tmp = out / STAGING / (filename + ".tmp")
+    digest, size, count = hashlib.sha256(), 0, 0
+    with open(tmp, "wb") as fh:
+        for record in records:
+            framed = frame_record(record)
+            fh.write(framed)
+            digest.update(framed)
+            size += len(framed)
+            count += 1
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, out / filename)
+    return ShardInfo(filename, count, size, digest.hexdigest())
 
 
 def sha256(path: Path) -> str:
@@ -163,11 +176,9 @@ def finish(out: Path, info: DatasetInfo, plan: Plan) -> None:
         for origin, split, rej in plan.rejected
     )
     (staging / QUARANTINE).write_text("".join(line + "\n" for line in lines))
-    meta = staging / "meta"
-    meta.mkdir()
-    write_tfds_metadata(str(meta), info)
-    for f in sorted(meta.iterdir()):
-        os.replace(f, out / f.name)
+    for filename, text in tfds_metadata(info).items():
+        (staging / filename).write_text(text)
+        os.replace(staging / filename, out / filename)
     os.replace(staging / QUARANTINE, out / QUARANTINE)
     tmp = staging / SIDECAR
     tmp.write_text(info.to_json())
