@@ -44,19 +44,20 @@ def detect_format(source: str) -> str:
 
 
 def _sniff_json(path: str) -> str:
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline().strip()
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 20).strip()
     if not first:
         raise TfpipeError(f"{path} is empty")
+    lines = path.lower().endswith((".jsonl", ".ndjson"))
     try:
         record = json.loads(first)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         # Not one object per line: one document, the {"label": "<base64>"} shape.
-        return "json-base64"
+        return "jsonl-base64" if lines else "json-base64"
     if isinstance(record, dict):
         if "content" in record:
             return "json-urls"
-        if "image" in record and "label" in record:
+        if lines or ("image" in record and "label" in record):
             return "jsonl-base64"
         return "json-base64"
     raise TfpipeError(f"{path}: expected JSON objects, found {type(record).__name__}")
@@ -73,8 +74,11 @@ def open_source(source: str, fmt: str | None = None, *, config=None) -> Source:
     fmt = fmt or detect_format(source)
     if fmt not in FORMATS:
         raise TfpipeError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if fmt != "keras" and fmt != "url" and not os.path.exists(source):
-        raise TfpipeError(f"source {source} does not exist")
+    if fmt not in ("keras", "url"):
+        if not os.path.exists(source):
+            raise TfpipeError(f"source {source} does not exist")
+        if fmt != "folder" and not os.path.isfile(source):
+            raise TfpipeError(f"--format {fmt} needs a file, and {source} is not one")
     insecure = bool(config and config.insecure)
     if fmt == "folder":
         from .tree import FolderSource

@@ -20,7 +20,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import Rejected
+from ..errors import Rejected, TfpipeError
 from .base import Item, Source
 
 
@@ -33,6 +33,12 @@ def decode_b64(text: object) -> bytes:
         raise Rejected("invalid base64", f"invalid base64: {exc}") from None
 
 
+def check_label(label: object) -> None:
+    """Labels are class names (str) or class indices (non-negative int)."""
+    if isinstance(label, bool) or not isinstance(label, (str, int)) or (isinstance(label, int) and label < 0):
+        raise Rejected("bad label", f"label {label!r} is not a class name or index")
+
+
 @dataclass
 class Base64JsonSource(Source):
     """``{"label": "<base64>" | ["<base64>", ...]}``."""
@@ -41,8 +47,13 @@ class Base64JsonSource(Source):
 
     def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
         base = os.path.basename(self.path)
-        with open(self.path, encoding="utf-8") as fh:
-            doc = json.load(fh)
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise TfpipeError(f"{self.path} is not valid JSON: {exc}") from None
+        if not isinstance(doc, dict):
+            raise TfpipeError(f'{self.path}: expected an object {{"label": "<base64>", ...}}')
         for label in sorted(doc):
             value = doc[label]
             values = value if isinstance(value, list) else [value]
@@ -69,18 +80,25 @@ class Base64LinesSource(Source):
 
     def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
         base = os.path.basename(self.path)
-        with open(self.path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):
-                if not line.strip():
+        with open(self.path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):
+                if not raw.strip():
                     continue
                 origin = f"{self.path}:line {n}"
                 try:
-                    record = json.loads(line)
+                    record = json.loads(raw.decode("utf-8"))
                     if not isinstance(record, dict) or "image" not in record or "label" not in record:
                         raise Rejected("bad record", 'expected {"label": ..., "image": "<base64>"}')
+                    check_label(record["label"])
                     payload = decode_b64(record["image"])
+                except UnicodeDecodeError:
+                    yield origin, None, Rejected("bad record", "line is not UTF-8")
+                    continue
                 except json.JSONDecodeError as exc:
                     yield origin, None, Rejected("bad record", f"invalid JSON: {exc.msg}")
+                    continue
+                except RecursionError:
+                    yield origin, None, Rejected("bad record", "JSON nested too deeply")
                     continue
                 except Rejected as rej:
                     yield origin, None, rej

@@ -10,7 +10,9 @@ with :func:`read_payload`.
 
 from __future__ import annotations
 
+import lzma
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +108,9 @@ def read_payload(payload: Payload) -> bytes | np.ndarray:
         return payload.read()
     except Rejected:
         raise
-    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, KeyError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error, lzma.LZMAError) as exc:
+        # corrupt deflate streams, encrypted or unsupported members, vanished files
         raise Rejected("unreadable", f"cannot read: {exc}") from exc
 
 

@@ -41,7 +41,7 @@ class CsvSource(Source):
     label_column: str = "label"
 
     def _header(self) -> list[str]:
-        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+        with open(self.path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             header = next(csv.reader(fh), None)
         if not header:
             raise TfpipeError(f"{self.path} is empty; expected a header like label,pixel1,...")
@@ -63,10 +63,17 @@ class CsvSource(Source):
         pixel_names = [h for i, h in enumerate(header) if i != label_at]
         shape = infer_shape(len(pixel_names))
         base = os.path.basename(self.path)
-        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+        with open(self.path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.reader(fh)
             next(reader)
-            for row in reader:
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:  # e.g. a field over csv.field_size_limit()
+                    yield f"{self.path}:line {reader.line_num}", None, Rejected("bad row", str(exc))
+                    continue
                 line = reader.line_num
                 origin = f"{self.path}:line {line}"
                 if not row or (len(row) == 1 and not row[0].strip()):

@@ -28,9 +28,13 @@ from pathlib import Path, PurePosixPath
 from ..errors import Rejected, TfpipeError
 from .base import FileRef, Item, Source, ZipRef, is_image_name, normalise_split
 
+# Caps, read when a source is opened (tests lower them with monkeypatch).
 MAX_MEMBERS = 5_000_000
 MAX_ARCHIVE_BYTES = 64 * 1024**3
-MAX_MEMBER_BYTES = 256 * 1024**2
+MAX_MEMBER_BYTES = 256 * 1024**2  # also the cap of one image file in a folder
+LOCAL_HEADER_BYTES = 30  # fixed part of a zip local file header
+# Methods Python's zipfile inflates; anything else (AES, PPMd...) cannot be read.
+READABLE_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 # A member that inflates more than this many times (and to more than 1 MiB)
 # is a zip bomb, not an image: JPEG/PNG data barely compresses.
 MAX_COMPRESSION_RATIO = 200
@@ -86,11 +90,50 @@ class FolderSource(Source):
             where = place(PurePosixPath(rel).parts)
             split = where[0] if where else None
             if where is None:
-                yield str(full), None, Rejected("no class folder", "image is not inside a class folder")
-            elif full.is_symlink() and not _inside(full.resolve(), self.root):
-                yield str(full), split, Rejected("unsafe path", "symbolic link points outside the source")
+                yield (
+                    str(full),
+                    None,
+                    Rejected("no class folder", "image is not inside a class folder"),
+                )
+                continue
+            problem = _unsafe_file(full, self.root)
+            if problem:
+                yield str(full), split, problem
             else:
-                yield Item(key=rel, origin=str(full), label=where[1], split=split, payload=FileRef(str(full)))
+                yield Item(
+                    key=_printable(rel),
+                    origin=str(full),
+                    label=where[1],
+                    split=split,
+                    payload=FileRef(str(full)),
+                )
+
+
+def _unsafe_file(full: Path, root: Path) -> Rejected | None:
+    """Why the file at ``full`` must not be read, or None.
+
+    Symbolic links may point anywhere inside the tree, never outside it; a
+    FIFO or device named ``x.jpg`` would hang or never end, so only regular
+    files are read, and none bigger than :data:`MAX_MEMBER_BYTES`.
+    """
+    try:
+        if full.is_symlink() and not _inside(full.resolve(strict=True), root):
+            return Rejected("unsafe path", "symbolic link points outside the source")
+        info = full.stat()
+    except (OSError, RuntimeError) as exc:  # broken link, link loop, vanished file
+        return Rejected("unreadable", f"cannot read: {exc}")
+    if not stat.S_ISREG(info.st_mode):
+        return Rejected("unsafe path", "not a regular file (a directory, FIFO, device or socket)")
+    if info.st_size > MAX_MEMBER_BYTES:
+        return Rejected(
+            "too large", f"file is {info.st_size:,} bytes, over the cap of {MAX_MEMBER_BYTES:,}"
+        )
+    return None
+
+
+def _printable(rel: str) -> str:
+    """A key that encodes as UTF-8 even when the file name is not valid UTF-8 (surrogates)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -99,15 +142,28 @@ def _inside(path: Path, root: Path) -> bool:
 
 @dataclass
 class ZipSource(Source):
+    """Members of a zip archive, read in place; refused whole if it looks like a zip bomb.
+
+    Caps (``None``: the module constants at open time): ``max_members``
+    members, ``max_bytes`` declared uncompressed bytes in total (``zipfile``
+    never inflates a member past its declared size: the CRC check fails
+    first), :data:`MAX_COMPRESSION_RATIO` per member, and no two members
+    may share compressed bytes (the "overlapping files" bomb).
+    """
+
     kind: str = "zip"
-    max_members: int = MAX_MEMBERS
-    max_bytes: int = MAX_ARCHIVE_BYTES
+    max_members: int | None = None
+    max_bytes: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_members is None:
+            self.max_members = MAX_MEMBERS
+        if self.max_bytes is None:
+            self.max_bytes = MAX_ARCHIVE_BYTES
         try:
             with zipfile.ZipFile(self.path) as zf:
                 self._infos = sorted(zf.infolist(), key=lambda i: i.filename)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise TfpipeError(f"{self.path} is not a readable zip archive: {exc}") from None
         if len(self._infos) > self.max_members:
             raise TfpipeError(
@@ -121,15 +177,27 @@ class ZipSource(Source):
                 "refusing it (zip bomb?)"
             )
         for info in self._infos:
-            if info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            if info.file_size > 1024**2 and info.file_size > MAX_COMPRESSION_RATIO * max(
+                info.compress_size, 1
+            ):
                 raise TfpipeError(
                     f"{self.path}: member {info.filename!r} inflates {info.file_size // max(info.compress_size, 1)}x "
                     f"to {info.file_size:,} bytes; refusing the archive (zip bomb?)"
                 )
+        overlap = _overlapping(self._infos)
+        if overlap:
+            raise TfpipeError(
+                f"{self.path}: members {overlap[0]!r} and {overlap[1]!r} share compressed data; "
+                "refusing the archive (zip bomb?)"
+            )
         self._root = _common_root(self._infos)
 
     def count(self) -> int:
-        return sum(1 for i in self._infos if not i.is_dir() and not _skip_reason(i.filename))
+        return sum(
+            1
+            for i in self._infos
+            if not i.is_dir() and (_unsafe_member(i) or not _skip_reason(i.filename))
+        )
 
     def default_name(self) -> str:
         return self._root or super().default_name()
@@ -140,11 +208,14 @@ class ZipSource(Source):
             if info.is_dir():
                 continue
             origin = f"{self.path}:{name}"
-            reason = _skip_reason(name)
-            if reason:
-                self.skip(reason)
-                continue
+            # Unsafe names are quarantined whatever their extension: they are
+            # the evidence of a hostile archive, not files to skip quietly.
             unsafe = _unsafe_member(info)
+            if not unsafe:
+                reason = _skip_reason(name)
+                if reason:
+                    self.skip(reason)
+                    continue
             parts = PurePosixPath(name).parts
             if self._root and parts and parts[0] == self._root:
                 parts = parts[1:]
@@ -152,11 +223,32 @@ class ZipSource(Source):
             split = where[0] if where else None
             if unsafe:
                 yield origin, split, Rejected("unsafe path", unsafe)
+            elif _unreadable_member(info):
+                yield origin, split, Rejected("unreadable", _unreadable_member(info))
             elif where is None:
-                yield origin, None, Rejected("no class folder", "image is not inside a class folder")
+                yield (
+                    origin,
+                    None,
+                    Rejected("no class folder", "image is not inside a class folder"),
+                )
             else:
                 ref = ZipRef(self.path, name, MAX_MEMBER_BYTES)
-                yield Item(key="/".join(parts), origin=origin, label=where[1], split=split, payload=ref)
+                yield Item(
+                    key="/".join(parts), origin=origin, label=where[1], split=split, payload=ref
+                )
+
+
+def _overlapping(infos: list[zipfile.ZipInfo]) -> tuple[str, str] | None:
+    """Two members whose stored bytes overlap, if any (each member's local header
+    and data take at least 30 + compress_size bytes from its header offset)."""
+    spans = sorted(
+        (i.header_offset, i.header_offset + LOCAL_HEADER_BYTES + i.compress_size, i.filename)
+        for i in infos
+    )
+    for (_, end, name), (start, _, other) in zip(spans, spans[1:]):
+        if start < end:
+            return name, other
+    return None
 
 
 def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
@@ -167,6 +259,15 @@ def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
         return f"member name {info.filename!r} climbs out with '..'"
     if stat.S_ISLNK(info.external_attr >> 16):
         return f"member {info.filename!r} is a symbolic link"
+    return None
+
+
+def _unreadable_member(info: zipfile.ZipInfo) -> str | None:
+    """Members zipfile would refuse with RuntimeError/NotImplementedError: say so up front."""
+    if info.flag_bits & 0x1:
+        return f"member {info.filename!r} is encrypted"
+    if info.compress_type not in READABLE_METHODS:
+        return f"member {info.filename!r} uses compression method {info.compress_type}, which zipfile cannot read"
     return None
 
 
