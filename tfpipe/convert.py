@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import sys
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from .errors import Rejected, TfpipeError
 from .format import SIDECAR, DatasetInfo, ImageSpec, choose_encoding, load_info
 from .sources import FORMATS, Item, Source, open_source
 from .split import Entry, plan
-from .write import Staging, finish, pixel_stats, prepare_output, write_split
+from .write import STAGING, Staging, finish, pixel_stats, prepare_output, write_split
 
 CHUNK = 64  # items per task sent to a worker process
 
@@ -62,10 +63,24 @@ class Converter:
         out = Path(cfg.out_dir) if cfg.out_dir else data_root() / name
         if (out / SIDECAR).is_file() and not cfg.overwrite:
             info = load_info(out)
+            shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a kill after the commit
             self.say(f"{out} is already converted ({_total(info):,} examples); nothing to do (pass --overwrite to redo)")
             return info
         spec = self.image_spec(source)
+        created = not out.exists()
         staging_dir = prepare_output(out, cfg.overwrite)
+        try:
+            return self._convert(source, spec, name, out, staging_dir, start)
+        except BaseException:
+            # A failed run leaves nothing behind: no staging file, no empty directory.
+            shutil.rmtree(staging_dir, ignore_errors=True)
+            if created and out.is_dir() and not any(out.iterdir()):
+                out.rmdir()
+            raise
+
+    def _convert(self, source: Source, spec: ImageSpec, name: str, out: Path, staging_dir: Path,
+                 start: float) -> DatasetInfo:
+        cfg = self.config
         staging = Staging(staging_dir)
         entries: list[Entry] = []
         rejected: list[Rejection] = []
@@ -234,8 +249,15 @@ def summary(info: DatasetInfo, rejected: list, source: Source, elapsed: float) -
     return "\n".join(lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line like every other tfpipe error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m tfpipe.convert",
         description="Convert an image source into verified, sharded, TFDS-compatible TFRecords.",
     )

@@ -77,7 +77,7 @@ def probe_shape(source: Source, sample: int = 16) -> tuple[int, int, int] | None
                 from .images import open_image
 
                 img = open_image(payload)
-                channels = 1 if img.mode in ("1", "L", "I", "F") or img.mode.startswith("I;16") else 3
+                channels = 1 if img.mode in ("1", "L", "LA", "La", "I", "F") or img.mode.startswith("I;16") else 3
                 shapes.append((img.height, img.width, channels))
         except Rejected:
             continue

@@ -85,23 +85,38 @@ def plan(entries: list[Entry], config: ConvertConfig) -> Plan:
     return Plan(class_names, ordered, rejected, dups, leaks)
 
 
+MAX_CLASS_INDEX = 100_000
+
+
 def resolve_classes(entries: list[Entry], given: tuple[str, ...] | None):
+    """Class names, and each entry's index into them (-1 and a rejection if it has none).
+
+    Integer labels are indices (a CSV's ``label`` column) when every label is
+    an integer or ``--class-names`` names them; otherwise every label is a name.
+    """
     rejected = []
-    labels = {e.label for e in entries}
+    for e in entries:
+        if isinstance(e.label, int) and e.label >= MAX_CLASS_INDEX:
+            rejected.append((e.origin, e.split, Rejected("bad label", f"label {e.label} is not a plausible class index")))
+    labels = {e.label for e in entries if not (isinstance(e.label, int) and e.label >= MAX_CLASS_INDEX)}
+    by_index = bool(labels) and all(isinstance(v, int) for v in labels)
     if given:
         names = list(given)
-    elif labels and all(isinstance(v, int) for v in labels):
+    elif by_index:
         names = [str(i) for i in range(max(labels) + 1)]
     else:
         names = sorted({str(v) for v in labels})
     lookup = {n: i for i, n in enumerate(names)}
     for e in entries:
-        if isinstance(e.label, int) and (given is None or e.label < len(names)):
-            e.index = e.label
+        if isinstance(e.label, int) and e.label >= MAX_CLASS_INDEX:
+            e.index = -1
+            continue  # already rejected above
+        if isinstance(e.label, int) and (by_index or given):
+            e.index = e.label if e.label < len(names) else -1
         else:
             e.index = lookup.get(str(e.label), -1)
         if e.index < 0:
-            rejected.append((e.origin, e.split, Rejected("unknown label", f"label {e.label!r} is not in --class-names")))
+            rejected.append((e.origin, e.split, Rejected("unknown label", f"label {e.label!r} is not in the class names")))
     return names, rejected
 
 

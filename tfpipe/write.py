@@ -24,9 +24,9 @@ from .format import (
     DatasetInfo,
     ShardInfo,
     SplitInfo,
+    frame_record,
     serialize_example,
     shard_name,
-    frame_record,
     tfds_metadata,
 )
 from .split import Entry, Plan
@@ -70,7 +70,10 @@ def prepare_output(out: Path, overwrite: bool) -> Path:
     """
     if out.exists() and not out.is_dir():
         raise TfpipeError(f"--out: {out} is a file, not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TfpipeError(f"--out: cannot create {out}: {exc.strerror}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise TfpipeError(f"--out: {out} is not writable")
     foreign = sorted(p.name for p in out.iterdir() if not is_ours(p.name))
@@ -180,6 +183,7 @@ def finish(out: Path, info: DatasetInfo, plan: Plan) -> None:
         (staging / filename).write_text(text)
         os.replace(staging / filename, out / filename)
     os.replace(staging / QUARANTINE, out / QUARANTINE)
+    (staging / "images.bin").unlink(missing_ok=True)  # the big one goes before the commit
     tmp = staging / SIDECAR
     tmp.write_text(info.to_json())
     os.replace(tmp, out / SIDECAR)
