@@ -86,6 +86,8 @@ def open_image(data: bytes) -> Image.Image:
             raise
         except Exception as exc:  # noqa: BLE001 - decoders raise anything on hostile bytes
             raise Rejected("corrupt image", f"truncated or corrupt image: {exc}") from None
+    if "exif" not in img.info and img.format != "TIFF":
+        return img  # nothing to rotate (the common case: skip the EXIF parse)
     try:
         return ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a broken EXIF block must not lose a good image
@@ -142,14 +144,17 @@ def to_pixels(
         Rejected: the payload is not a usable image (see the module docstring).
     """
     if isinstance(payload, np.ndarray):
+        if payload.dtype == np.uint8 and payload.shape[:2] == tuple(size or payload.shape[:2]) and (
+            payload.ndim == 2 and channels == 1 or payload.ndim == 3 and payload.shape[2] == channels
+        ):
+            return payload.reshape(payload.shape[0], payload.shape[1], channels)  # already right
         img = _array_to_image(payload)
     else:
         img = _to_8bit(open_image(payload))
     img = _to_mode(img, "L" if channels == 1 else "RGB")
     if size is not None and (img.height, img.width) != tuple(size):
         img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    arr = np.asarray(img, dtype=np.uint8)
-    return arr.reshape(arr.shape[0], arr.shape[1], channels)
+    return np.frombuffer(img.tobytes(), np.uint8).reshape(img.height, img.width, channels)
 
 
 def _array_to_image(arr: np.ndarray) -> Image.Image:

@@ -11,6 +11,8 @@ with :func:`read_payload`.
 from __future__ import annotations
 
 import lzma
+import os
+import stat
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -37,12 +39,33 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 
 @dataclass(frozen=True)
 class FileRef:
-    """An image file on local disk."""
+    """An image file on local disk, checked where it is read (in the worker).
+
+    Symbolic links may point anywhere inside ``root``, never outside it; a
+    FIFO or device named ``x.jpg`` would hang or never end, so only regular
+    files are read, and none bigger than ``max_bytes``.
+    """
 
     path: str
+    root: str
+    max_bytes: int
 
     def read(self) -> bytes:
-        return Path(self.path).read_bytes()
+        try:
+            info = os.lstat(self.path)
+            if stat.S_ISLNK(info.st_mode):
+                real = os.path.realpath(self.path, strict=True)
+                if os.path.commonpath([real, self.root]) != self.root:
+                    raise Rejected("unsafe path", "symbolic link points outside the source")
+                info = os.stat(self.path)
+        except (OSError, RuntimeError) as exc:  # broken link, link loop, vanished file
+            raise Rejected("unreadable", f"cannot read: {exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise Rejected("unsafe path", "not a regular file (a directory, FIFO, device or socket)")
+        if info.st_size > self.max_bytes:
+            raise Rejected("too large", f"file is {info.st_size:,} bytes, over the cap of {self.max_bytes:,}")
+        with open(self.path, "rb") as fh:
+            return fh.read(self.max_bytes + 1)
 
 
 @dataclass(frozen=True)

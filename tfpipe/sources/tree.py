@@ -23,7 +23,7 @@ import stat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from ..errors import Rejected, TfpipeError
 from .base import FileRef, Item, Source, ZipRef, is_image_name, normalise_split
@@ -64,80 +64,55 @@ class FolderSource(Source):
     kind: str = "folder"
 
     def __post_init__(self) -> None:
-        self.root = Path(self.path).resolve()
+        self.root = os.path.realpath(self.path)
         self._files: list[str] | None = None
 
     def _list(self) -> list[str]:
+        """Relative POSIX paths of the candidate images, sorted (one scandir per folder)."""
         if self._files is None:
-            files = []
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in filenames:
-                    reason = _skip_reason(name)
-                    if reason:
-                        self.skip(reason)
-                        continue
-                    files.append(os.path.relpath(os.path.join(dirpath, name), self.root))
-            self._files = sorted(Path(f).as_posix() for f in files)
+            files: list[str] = []
+            pending = [""]
+            while pending:
+                rel_dir = pending.pop()
+                with os.scandir(os.path.join(self.root, rel_dir)) as it:
+                    for entry in it:
+                        rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                        if entry.name.startswith("."):
+                            if not entry.is_dir(follow_symlinks=False):
+                                self.skip("hidden file")
+                        elif is_image_name(entry.name):
+                            files.append(rel)  # type and safety are checked when read
+                        elif entry.is_dir(follow_symlinks=False):
+                            pending.append(rel)
+                        else:
+                            self.skip("non-image file")
+            files.sort()
+            self._files = files
         return self._files
 
     def count(self) -> int:
         return len(self._list())
 
     def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
+        prefix = self.root + os.sep
         for rel in self._list():
-            full = self.root / rel
-            where = place(PurePosixPath(rel).parts)
-            split = where[0] if where else None
+            full = prefix + rel
+            where = place(tuple(rel.split("/")))
             if where is None:
-                yield (
-                    str(full),
-                    None,
-                    Rejected("no class folder", "image is not inside a class folder"),
-                )
+                yield full, None, Rejected("no class folder", "image is not inside a class folder")
                 continue
-            problem = _unsafe_file(full, self.root)
-            if problem:
-                yield str(full), split, problem
-            else:
-                yield Item(
-                    key=_printable(rel),
-                    origin=str(full),
-                    label=where[1],
-                    split=split,
-                    payload=FileRef(str(full)),
-                )
-
-
-def _unsafe_file(full: Path, root: Path) -> Rejected | None:
-    """Why the file at ``full`` must not be read, or None.
-
-    Symbolic links may point anywhere inside the tree, never outside it; a
-    FIFO or device named ``x.jpg`` would hang or never end, so only regular
-    files are read, and none bigger than :data:`MAX_MEMBER_BYTES`.
-    """
-    try:
-        if full.is_symlink() and not _inside(full.resolve(strict=True), root):
-            return Rejected("unsafe path", "symbolic link points outside the source")
-        info = full.stat()
-    except (OSError, RuntimeError) as exc:  # broken link, link loop, vanished file
-        return Rejected("unreadable", f"cannot read: {exc}")
-    if not stat.S_ISREG(info.st_mode):
-        return Rejected("unsafe path", "not a regular file (a directory, FIFO, device or socket)")
-    if info.st_size > MAX_MEMBER_BYTES:
-        return Rejected(
-            "too large", f"file is {info.st_size:,} bytes, over the cap of {MAX_MEMBER_BYTES:,}"
-        )
-    return None
+            yield Item(
+                key=_printable(rel),
+                origin=full,
+                label=where[1],
+                split=where[0],
+                payload=FileRef(full, self.root, MAX_MEMBER_BYTES),
+            )
 
 
 def _printable(rel: str) -> str:
     """A key that encodes as UTF-8 even when the file name is not valid UTF-8 (surrogates)."""
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return os.path.commonpath([path, root]) == str(root)
 
 
 @dataclass
