@@ -241,7 +241,7 @@ class DatasetInfo:
                 shards=tuple(ShardInfo(**sh) for sh in s["shards"]),
                 class_counts=tuple(s["class_counts"]),
             )
-            for name, s in doc["splits"].items()
+            for name, s in sorted(doc["splits"].items(), key=lambda kv: _split_rank(kv[0]))
         }
         return cls(
             name=doc["name"],
@@ -257,6 +257,11 @@ class DatasetInfo:
             format_version=version,
             path=path,
         )
+
+
+def _split_rank(name: str) -> tuple[int, str]:
+    order = ("train", "validation", "test")
+    return (order.index(name) if name in order else len(order), name)
 
 
 def load_info(directory: str | os.PathLike) -> DatasetInfo:

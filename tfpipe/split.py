@@ -160,12 +160,17 @@ def assign_ratios(entries: list[Entry], ratios: dict[str, float], seed: int) -> 
         start, acc = 0, 0.0
         for i, name in enumerate(names):
             acc += ratios[name]
-            end = len(group) if i == len(names) - 1 else round(acc * len(group))
+            end = len(group) if i == len(names) - 1 else _half_up(acc * len(group))
             for e in group[start:end]:
                 e.split = name
                 splits[name].append(e)
             start = end
     return splits
+
+
+def _half_up(x: float) -> int:
+    """Round halves up: 5 images at 10% give 1 (Python's round() gives 0, to even)."""
+    return int(x + 0.5 + 1e-9)
 
 
 def carve_validation(splits: dict[str, list[Entry]], source: str, fraction: float, seed: int) -> None:
@@ -176,7 +181,7 @@ def carve_validation(splits: dict[str, list[Entry]], source: str, fraction: floa
         raise TfpipeError(f"--validation-split: the source has no {source} split to carve from")
     keep, carved = [], []
     for group in _by_class(splits[source], seed).values():
-        n = round(fraction * len(group))
+        n = _half_up(fraction * len(group))
         carved += group[:n]
         keep += group[n:]
     for e in carved:
