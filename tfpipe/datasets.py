@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from .config import data_root
 from .errors import Rejected, TfpipeError
 from .format import SIDECAR, DatasetInfo, load_info
-from .sources.arrays import KERAS_DATASETS
+from .sources.arrays import KERAS_DATASETS, keras_cache_path
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -564,8 +564,7 @@ def _download(name: str, spec: DatasetSpec, url: str | None, progress: bool) -> 
 
 def _keras_cache(spec: DatasetSpec) -> Path:
     """Where the ``keras:`` source looks for its file (Keras's own cache)."""
-    fname = KERAS_DATASETS[spec.keras.split(":")[1]][1]
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / fname
+    return keras_cache_path(spec.keras.split(":")[1])
 
 
 def _split_options(spec: DatasetSpec, source: str, validation_split: float | None) -> dict:

@@ -40,6 +40,12 @@ KERAS_DATASETS = {
 }
 
 
+def keras_cache_path(dataset: str) -> Path:
+    """Where Keras (and so ``keras:NAME``) keeps the file of ``dataset``: ``~/.keras/datasets``."""
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return home / "datasets" / KERAS_DATASETS[dataset][1]
+
+
 @dataclass
 class NpzSource(Source):
     kind: str = "npz"
@@ -93,7 +99,7 @@ class KerasSource(Source):
 
     def local_file(self) -> Path:
         origin, fname, sha = KERAS_DATASETS[self.dataset]
-        dest = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / fname
+        dest = keras_cache_path(self.dataset)
         if dest.exists():
             return dest
         mirror = os.environ.get("TFPIPE_KERAS_MIRROR")
