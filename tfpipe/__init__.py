@@ -24,6 +24,7 @@ _EXPORTS = {
     "load_info": ("tfpipe.format", "load_info"),
     "DatasetInfo": ("tfpipe.format", "DatasetInfo"),
     "ConvertConfig": ("tfpipe.config", "ConvertConfig"),
+    "Augment": ("tfpipe.augment", "Augment"),
     "TfpipeError": ("tfpipe.errors", "TfpipeError"),
     "datasets": ("tfpipe.datasets", None),
     "models": ("tfpipe.models", None),

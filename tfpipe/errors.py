@@ -39,3 +39,19 @@ def check_choice(field: str, value: object, choices: tuple) -> None:
     """Raise a TfpipeError naming ``field`` when ``value`` is not one of ``choices``."""
     if value not in choices:
         raise TfpipeError(f"{field}: {value!r} is not one of {', '.join(map(str, choices))}")
+
+
+class ShardError(TfpipeError):
+    """A shard file is missing, truncated or corrupt; ``path`` names it.
+
+    Raised by :func:`tfpipe.load` before any reading (a shard is missing or
+    not the size ``tfpipe.json`` says) and by :func:`tfpipe.shards.raise_for`.
+    Damage found *while* reading surfaces from TensorFlow (inside
+    ``model.fit`` too) as ``tf.errors.InvalidArgumentError`` whose message
+    names the shard file: see :mod:`tfpipe.read`.
+    """
+
+    def __init__(self, path: str, message: str, problems: tuple = ()):
+        self.path = path
+        self.problems = problems
+        super().__init__(message)

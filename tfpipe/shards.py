@@ -73,6 +73,7 @@ class ShardScan:
         batch: list[tuple[int, bytes]] = []
         size = 0
         with open(self.path, "rb") as fh:
+            file_size = os.fstat(fh.fileno()).st_size
             offset, index = 0, 0
             while True:
                 header = fh.read(HEADER_BYTES)
@@ -95,12 +96,15 @@ class ShardScan:
                     self.framing_ok = False
                     break
                 (length,) = struct.unpack("<Q", header[:8])
-                body = fh.read(length + FOOTER_BYTES)
+                left = file_size - offset - HEADER_BYTES
+                # Compare with the file size BEFORE reading: a forged length
+                # (with a matching CRC) must be reported, not allocated.
+                body = fh.read(length + FOOTER_BYTES) if length + FOOTER_BYTES <= left else b""
                 if len(body) < length + FOOTER_BYTES:
                     self._problem(
                         index,
                         f"truncated: header at byte {offset} announces {length} bytes, "
-                        f"the file ends {len(body)} bytes later (cut mid-record)",
+                        f"the file ends {max(left, 0)} bytes later (cut mid-record)",
                     )
                     self.framing_ok = False
                     break
