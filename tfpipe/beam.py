@@ -36,6 +36,7 @@ import logging
 import re
 import shlex
 import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -43,24 +44,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConvertConfig, data_root, dataset_name
-from .convert import CHUNK, Converter, _chunks, _describe, _total, summary
+from .config import ConvertConfig
+from .convert import CHUNK, Converter, chunk_items, summary
 from .encode import Encoded, encode_batch
 from .errors import Rejected, TfpipeError
 from .format import (
     QUARANTINE,
-    SIDECAR,
     DatasetInfo,
     ImageSpec,
     ShardInfo,
-    SplitInfo,
     load_info,
     serialize_example,
     shard_name,
 )
 from .sources import Item, open_source
-from .split import Entry, Plan, plan
-from .write import STAGING, finish, num_shards, pixel_stats, prepare_output, write_shard
+from .split import Entry, Plan
+from .write import STAGING, finish, shard_slices, split_info, write_shard
 
 INSTALL_HINT = "the beam runner needs Apache Beam: pip install 'tfpipe[beam]'"
 METRICS_NAMESPACE = "tfpipe"
@@ -108,36 +107,23 @@ def convert_with_beam(
     )
     start = time.perf_counter()
     converter = Converter(cfg, quiet=quiet)
-    src = open_source(cfg.source, cfg.format, config=cfg)
-    name = cfg.name or dataset_name(src.default_name())
-    out = Path(cfg.out_dir) if cfg.out_dir else data_root() / name
-    if (out / SIDECAR).is_file() and not cfg.overwrite:
-        info = load_info(out)
-        shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a kill after the commit
-        converter.say(
-            f"{out} is already converted ({_total(info):,} examples); nothing to do (pass --overwrite to redo)"
-        )
-        return info
+    src, name, out = converter.resolve()
+    done = converter.finished(out)
+    if done is not None:
+        return done
     job = Job(cfg, name, str(out), converter.image_spec(src))
     beam_options = pipeline_options(beam_options)
-    created = not out.exists()
-    staging_dir = prepare_output(out, cfg.overwrite)
-    try:
-        with _quiet_local_runner(beam_options):
-            pipeline = beam.Pipeline(options=beam_options)
-            build(pipeline, job)
-            result = pipeline.run()
-            state = result.wait_until_finish()
+    with converter.output(out):
+        try:
+            with _quiet_local_runner(beam_options):
+                pipeline = beam.Pipeline(options=beam_options)
+                build(pipeline, job)
+                result = pipeline.run()
+                state = result.wait_until_finish()
+        except Exception as exc:  # a step failed: Beam wraps (or stringifies) its error
+            raise _as_tfpipe_error(exc) from exc
         if str(state) not in ("DONE", "PipelineState.DONE"):
             raise TfpipeError(f"the Beam pipeline ended in state {state}; rerun to convert {out}")
-    except BaseException as exc:
-        # As the local runner: a failed run leaves no staging files and no empty directory.
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()
-        if isinstance(exc, Exception):  # a step failed: Beam wraps (or stringifies) its error
-            raise _as_tfpipe_error(exc) from exc
-        raise
     info = load_info(out)
     if not quiet:
         src.skipped = _skipped(result)
@@ -211,7 +197,7 @@ def list_inputs(_, job: Job) -> Iterator:
     from apache_beam.pvalue import TaggedOutput
 
     source = open_source(job.config.source, job.config.format, config=job.config)
-    for number, (items, passthrough) in enumerate(_chunks(source.items(), CHUNK)):
+    for number, (items, passthrough) in enumerate(chunk_items(source.items(), CHUNK)):
         for rejection in passthrough:
             yield TaggedOutput("rejected", rejection)
         if items:  # every chunk but the last holds exactly CHUNK items
@@ -227,19 +213,7 @@ def encode_chunk(chunk: tuple[int, list[Item]], spec: ImageSpec) -> Iterator:
     first_uid, items = chunk
     for uid, result in enumerate(encode_batch(items, spec), start=first_uid):
         if isinstance(result, Encoded):
-            yield TaggedOutput(
-                "index",
-                Entry(
-                    result.key,
-                    result.origin,
-                    result.label,
-                    result.split,
-                    result.pixel_hash,
-                    uid,
-                    len(result.data),
-                    result.sums,
-                ),
-            )
+            yield TaggedOutput("index", Entry.of(result, uid, len(result.data)))
             yield uid, result.data
         else:
             yield TaggedOutput("rejected", result)
@@ -252,19 +226,7 @@ def make_plan(entries: list[Entry], rejected: list[Rejection], config: ConvertCo
     for origin, split, rej in sorted(rejected, key=_rejection_order):
         converter.reject(origin, split, rej, kept)  # raises under on_error="raise"
     # Listing order, as the local runner with one worker sees it.
-    the_plan = plan(sorted(entries, key=lambda e: e.offset), config)
-    if config.on_error == "raise" and the_plan.rejected:
-        origin, _, rej = the_plan.rejected[0]
-        raise TfpipeError(f"{origin}: {rej.detail} (--on-error raise)")
-    the_plan.rejected[:0] = kept
-    return the_plan
-
-
-def shard_slices(entries: list[Entry]) -> list[slice]:
-    """The shards of one split (entries in final order), cut exactly as ``write_split`` cuts them."""
-    n = num_shards(len(entries), sum(e.length for e in entries))
-    bounds = [round(i * len(entries) / n) for i in range(n + 1)]
-    return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+    return converter.plan(sorted(entries, key=lambda e: e.offset), kept)
 
 
 def assign_shards(the_plan: Plan) -> dict[int, tuple]:
@@ -299,11 +261,17 @@ def write_one_shard(group, job: Job) -> tuple[str, int, ShardInfo]:
     """Sort one shard's records into key-hash order and write them with ``write_shard``."""
     (split, shard, n), records = group
     records = sorted(records, key=lambda r: r[0])
-    info = write_shard(
-        Path(job.out),
-        shard_name(job.name, split, shard, n),
-        (serialize_example(data, index) for _, index, data in records),
-    )
+    # Each attempt writes its own temporary file: a retried bundle never collides with another.
+    attempt = Path(tempfile.mkdtemp(prefix="shard-", dir=Path(job.out) / STAGING))
+    try:
+        info = write_shard(
+            Path(job.out),
+            shard_name(job.name, split, shard, n),
+            (serialize_example(data, index) for _, index, data in records),
+            tmp_dir=attempt,
+        )
+    finally:
+        shutil.rmtree(attempt, ignore_errors=True)
     return split, shard, info
 
 
@@ -315,30 +283,12 @@ def write_metadata(_, the_plan: Plan, shards: list[tuple[str, int, ShardInfo]], 
     for split, entries in the_plan.splits.items():
         n = len(shard_slices(entries))
         # A shard no record was routed to (possible only with huge records) is still written, empty.
-        infos = tuple(
+        infos = [
             written.get((split, i)) or write_shard(out, shard_name(job.name, split, i, n), [])
             for i in range(n)
-        )
-        counts = [0] * len(the_plan.class_names)
-        for e in entries:
-            counts[e.index] += 1
-        splits[split] = SplitInfo(split, infos, tuple(counts))
-    mean, std = pixel_stats(
-        the_plan.splits.get("train", []), spec.height * spec.width, spec.channels
-    )
-    info = DatasetInfo(
-        name=job.name,
-        class_names=tuple(the_plan.class_names),
-        image=spec,
-        splits=splits,
-        mean=mean,
-        std=std,
-        quarantined=dict(sorted(_category_counts(the_plan.rejected).items())),
-        leaks=the_plan.leaks,
-        duplicates=the_plan.duplicates,
-        source=_describe(job.config.source),
-        path=str(out),
-    )
+        ]
+        splits[split] = split_info(split, entries, infos, len(the_plan.class_names))
+    info = Converter(job.config, quiet=True).describe(the_plan, splits, spec, job.name, out)
     finish(out, info, the_plan)
 
 

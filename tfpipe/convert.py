@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import ConvertConfig, data_root, dataset_name
@@ -27,7 +28,7 @@ from .encode import Encoded, Rejection, encode_batch, probe_shape
 from .errors import Rejected, TfpipeError
 from .format import SIDECAR, DatasetInfo, ImageSpec, choose_encoding, load_info
 from .sources import FORMATS, Item, Source, open_source
-from .split import Entry, plan
+from .split import Entry, Plan, plan
 from .write import STAGING, Staging, finish, pixel_stats, prepare_output, write_split
 
 CHUNK = 64  # items per task sent to a worker process
@@ -56,56 +57,83 @@ class Converter:
         self.say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
 
     def run(self) -> DatasetInfo:
-        cfg = self.config
         start = time.perf_counter()
+        source, name, out = self.resolve()
+        done = self.finished(out)
+        if done is not None:
+            return done
+        spec = self.image_spec(source)
+        with self.output(out) as staging_dir:
+            staging = Staging(staging_dir)
+            entries: list[Entry] = []
+            rejected: list[Rejection] = []
+            try:
+                for result in self.encoded(source, spec):
+                    if isinstance(result, Encoded):
+                        entries.append(Entry.of(result, *staging.append(result.data)))
+                    else:
+                        self.reject(*result, rejected)
+            finally:
+                staging.close()
+            the_plan = self.plan(entries, rejected)
+            splits = {}
+            total = sum(map(len, the_plan.splits.values()))
+            with _bar(total, "write", self.config.progress and not self.quiet) as bar:
+                for split, split_entries in the_plan.splits.items():
+                    splits[split] = write_split(out, name, split, split_entries, staging.path,
+                                                len(the_plan.class_names), bar)
+            info = self.describe(the_plan, splits, spec, name, out)
+            finish(out, info, the_plan)
+        if not self.quiet:
+            print(summary(info, the_plan.rejected, source, time.perf_counter() - start))
+        return info
+
+    # The steps below are shared with the Beam runner (tfpipe.beam): one
+    # implementation of each, two drivers.
+
+    def resolve(self) -> tuple[Source, str, Path]:
+        """The source, the dataset name and the output directory."""
+        cfg = self.config
         source = open_source(cfg.source, cfg.format, config=cfg)
         name = cfg.name or dataset_name(source.default_name())
-        out = Path(cfg.out_dir) if cfg.out_dir else data_root() / name
-        if (out / SIDECAR).is_file() and not cfg.overwrite:
-            info = load_info(out)
-            shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a kill after the commit
-            self.say(f"{out} is already converted ({_total(info):,} examples); nothing to do (pass --overwrite to redo)")
-            return info
-        spec = self.image_spec(source)
+        return source, name, Path(cfg.out_dir) if cfg.out_dir else data_root() / name
+
+    def finished(self, out: Path) -> DatasetInfo | None:
+        """The finished dataset at ``out`` (unless --overwrite): a rerun does nothing."""
+        if self.config.overwrite or not (out / SIDECAR).is_file():
+            return None
+        info = load_info(out)
+        shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a kill after the commit
+        self.say(f"{out} is already converted ({total_examples(info):,} examples); "
+                 "nothing to do (pass --overwrite to redo)")
+        return info
+
+    @contextmanager
+    def output(self, out: Path) -> Iterator[Path]:
+        """Prepare ``out`` and yield its staging directory; a failed run leaves nothing behind."""
         created = not out.exists()
-        staging_dir = prepare_output(out, cfg.overwrite)
+        staging_dir = prepare_output(out, self.config.overwrite)
         try:
-            return self._convert(source, spec, name, out, staging_dir, start)
+            yield staging_dir
         except BaseException:
-            # A failed run leaves nothing behind: no staging file, no empty directory.
             shutil.rmtree(staging_dir, ignore_errors=True)
             if created and out.is_dir() and not any(out.iterdir()):
                 out.rmdir()
             raise
 
-    def _convert(self, source: Source, spec: ImageSpec, name: str, out: Path, staging_dir: Path,
-                 start: float) -> DatasetInfo:
-        cfg = self.config
-        staging = Staging(staging_dir)
-        entries: list[Entry] = []
-        rejected: list[Rejection] = []
-        try:
-            for result in self.encoded(source, spec):
-                if isinstance(result, Encoded):
-                    offset, length = staging.append(result.data)
-                    entries.append(Entry(result.key, result.origin, result.label, result.split,
-                                         result.pixel_hash, offset, length, result.sums))
-                else:
-                    self.reject(*result, rejected)
-        finally:
-            staging.close()
-        the_plan = plan(entries, cfg)
-        if cfg.on_error == "raise" and the_plan.rejected:
+    def plan(self, entries: list[Entry], rejected: list[Rejection]) -> Plan:
+        """Split and dedup the index; rejections the plan makes meet the on_error policy too."""
+        the_plan = plan(entries, self.config)
+        if self.config.on_error == "raise" and the_plan.rejected:
             origin, _, rej = the_plan.rejected[0]
             raise TfpipeError(f"{origin}: {rej.detail} (--on-error raise)")
         the_plan.rejected[:0] = rejected
-        splits = {}
-        with _bar(sum(map(len, the_plan.splits.values())), "write", cfg.progress and not self.quiet) as bar:
-            for split, split_entries in the_plan.splits.items():
-                splits[split] = write_split(out, name, split, split_entries, staging.path,
-                                            len(the_plan.class_names), bar)
+        return the_plan
+
+    def describe(self, the_plan: Plan, splits: dict, spec: ImageSpec, name: str, out: Path) -> DatasetInfo:
+        """The DatasetInfo of written ``splits``: what tfpipe.json will say."""
         mean, std = pixel_stats(the_plan.splits.get("train", []), spec.height * spec.width, spec.channels)
-        info = DatasetInfo(
+        return DatasetInfo(
             name=name,
             class_names=tuple(the_plan.class_names),
             image=spec,
@@ -115,13 +143,9 @@ class Converter:
             quarantined=dict(sorted(Counter(r.category for _, _, r in the_plan.rejected).items())),
             leaks=the_plan.leaks,
             duplicates=the_plan.duplicates,
-            source=_describe(cfg.source),
+            source=describe_source(self.config.source),
             path=str(out),
         )
-        finish(out, info, the_plan)
-        if not self.quiet:
-            print(summary(info, the_plan.rejected, source, time.perf_counter() - start))
-        return info
 
     def image_spec(self, source: Source) -> ImageSpec:
         cfg = self.config
@@ -145,7 +169,7 @@ class Converter:
         workers = self.config.workers
         show = self.config.progress and not self.quiet
         with _bar(source.count(), "convert", show) as bar:
-            chunks = _chunks(source.items(), CHUNK)
+            chunks = chunk_items(source.items(), CHUNK)
             if workers == 1:
                 for items, passthrough in chunks:
                     yield from passthrough
@@ -170,7 +194,7 @@ class Converter:
                     yield from fut.result()
 
 
-def _chunks(entries, size: int):
+def chunk_items(entries, size: int):
     """Group Items into chunks; rejections found by the source pass straight through."""
     items, passthrough = [], []
     for entry in entries:
@@ -208,11 +232,11 @@ class _bar:
             self._bar.close()
 
 
-def _describe(source: str) -> str:
+def describe_source(source: str) -> str:
     return source if ("://" in source or source.startswith("keras:")) else Path(source).name
 
 
-def _total(info: DatasetInfo) -> int:
+def total_examples(info: DatasetInfo) -> int:
     return sum(s.num_examples for s in info.splits.values())
 
 
@@ -237,7 +261,7 @@ def summary(info: DatasetInfo, rejected: list, source: Source, elapsed: float) -
         for (s, reason), n in sorted(by_reason.items()):
             if s == name:
                 lines.append(f"      quarantined {n:,} x {reason}")
-    total = _total(info)
+    total = total_examples(info)
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(source.skipped.items()))
     lines.append(
         f"  duplicates {info.duplicates}, leaks {info.leaks}"

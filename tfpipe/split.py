@@ -44,6 +44,12 @@ class Entry:
     def order(self) -> bytes:
         return key_hash(self.key)
 
+    @classmethod
+    def of(cls, encoded, offset: int, length: int) -> Entry:
+        """The index entry of an :class:`~tfpipe.encode.Encoded` stored at ``offset``."""
+        return cls(encoded.key, encoded.origin, encoded.label, encoded.split, encoded.pixel_hash,
+                   offset, length, encoded.sums)
+
 
 def key_hash(key: str, salt: str = "") -> bytes:
     return hashlib.md5(f"{salt}{key}".encode()).digest()

@@ -109,33 +109,47 @@ class Staging:
         self._fh.close()
 
 
-def write_split(
-    out: Path, name: str, split: str, entries: list[Entry], staging_file: Path,
-    num_classes: int, progress=None,
-) -> SplitInfo:
-    """Write one split's shards (entries already in final order) and describe them."""
+def shard_slices(entries: list[Entry]) -> list[slice]:
+    """How one split's entries (in final order) are cut into shards; both runners use it."""
     n = num_shards(len(entries), sum(e.length for e in entries))
     bounds = [round(i * len(entries) / n) for i in range(n + 1)]
-    shards = []
-    with open(staging_file, "rb") as staged:
-        for i in range(n):
-            chunk = entries[bounds[i] : bounds[i + 1]]
-            records = []
-            for e in chunk:
-                staged.seek(e.offset)
-                records.append(serialize_example(staged.read(e.length), e.index))
-            shards.append(write_shard(out, shard_name(name, split, i, n), records))
-            if progress is not None:
-                progress.update(len(chunk))
+    return [slice(bounds[i], bounds[i + 1]) for i in range(n)]
+
+
+def split_info(split: str, entries: list[Entry], shards, num_classes: int) -> SplitInfo:
+    """Describe a written split: its shards and its examples per class."""
     counts = [0] * num_classes
     for e in entries:
         counts[e.index] += 1
     return SplitInfo(split, tuple(shards), tuple(counts))
 
 
-def write_shard(out: Path, filename: str, records) -> ShardInfo:
-    """Write serialized examples as one TFRecord file: temporary name, then rename."""
-    tmp = out / STAGING / (filename + ".tmp")
+def write_split(
+    out: Path, name: str, split: str, entries: list[Entry], staging_file: Path,
+    num_classes: int, progress=None,
+) -> SplitInfo:
+    """Write one split's shards (entries already in final order) and describe them."""
+    slices = shard_slices(entries)
+    shards = []
+    with open(staging_file, "rb") as staged:
+        for i, part in enumerate(slices):
+            records = []
+            for e in entries[part]:
+                staged.seek(e.offset)
+                records.append(serialize_example(staged.read(e.length), e.index))
+            shards.append(write_shard(out, shard_name(name, split, i, len(slices)), records))
+            if progress is not None:
+                progress.update(len(records))
+    return split_info(split, entries, shards, num_classes)
+
+
+def write_shard(out: Path, filename: str, records, tmp_dir: Path | None = None) -> ShardInfo:
+    """Write serialized examples as one TFRecord file: temporary name, then rename.
+
+    ``tmp_dir`` (default: the staging directory) lets concurrent attempts at
+    the same shard (Beam retries) each write their own temporary file.
+    """
+    tmp = (tmp_dir or out / STAGING) / (filename + ".tmp")
     digest, size, count = hashlib.sha256(), 0, 0
     with open(tmp, "wb") as fh:
         for record in records:
