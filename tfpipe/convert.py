@@ -63,12 +63,12 @@ class Converter:
         if done is not None:
             return done
         spec = self.image_spec(source)
-        with self.output(out) as staging_dir:
+        with self.output(out) as staging_dir, self.pool() as pool:
             staging = Staging(staging_dir)
             entries: list[Entry] = []
             rejected: list[Rejection] = []
             try:
-                for result in self.encoded(source, spec):
+                for result in self.encoded(source, spec, pool):
                     if isinstance(result, Encoded):
                         entries.append(Entry.of(result, *staging.append(result.data)))
                     else:
@@ -81,7 +81,8 @@ class Converter:
             with _bar(total, "write", self.config.progress and not self.quiet) as bar:
                 for split, split_entries in the_plan.splits.items():
                     splits[split] = write_split(out, name, split, split_entries, staging.path,
-                                                len(the_plan.class_names), bar)
+                                                len(the_plan.class_names), bar,
+                                                mapper=pool.map if pool else map)
             info = self.describe(the_plan, splits, spec, name, out)
             finish(out, info, the_plan)
         if not self.quiet:
@@ -164,34 +165,52 @@ class Converter:
             raise TfpipeError(f"{origin}: {rej.detail} (--on-error raise)")
         rejected.append((origin, split, rej))
 
-    def encoded(self, source: Source, spec: ImageSpec) -> Iterator[Encoded | Rejection]:
-        """Encode every item, in worker processes when ``workers > 1``; results in any order."""
-        workers = self.config.workers
+    @contextmanager
+    def pool(self) -> Iterator[ProcessPoolExecutor | None]:
+        """The worker processes that encode images and write shards (None: work in-process)."""
+        if self.config.workers == 1:
+            yield None
+            return
+        with ProcessPoolExecutor(self.config.workers, mp_context=_worker_context()) as pool:
+            yield pool
+
+    def encoded(self, source: Source, spec: ImageSpec, pool: ProcessPoolExecutor | None = None
+                ) -> Iterator[Encoded | Rejection]:
+        """Encode every item, in ``pool`` when there is one; results in any order."""
         show = self.config.progress and not self.quiet
         with _bar(source.count(), "convert", show) as bar:
             chunks = chunk_items(source.items(), CHUNK)
-            if workers == 1:
+            if pool is None:
                 for items, passthrough in chunks:
                     yield from passthrough
                     for result in encode_batch(items, spec):
                         bar.update(1)
                         yield result
                 return
-            # spawn: worker processes must not inherit TensorFlow's threads via fork
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                pending = set()
-                for items, passthrough in chunks:
-                    yield from passthrough
-                    pending.add(pool.submit(encode_batch, items, spec))
-                    if len(pending) >= 4 * workers:  # bounded: never the whole dataset in flight
-                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in done:
-                            bar.update(len(fut.result()))
-                            yield from fut.result()
-                for fut in pending:
-                    bar.update(len(fut.result()))
-                    yield from fut.result()
+            pending = set()
+            for items, passthrough in chunks:
+                yield from passthrough
+                pending.add(pool.submit(encode_batch, items, spec))
+                if len(pending) >= 4 * self.config.workers:  # bounded: never the whole dataset in flight
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        bar.update(len(fut.result()))
+                        yield from fut.result()
+            for fut in pending:
+                bar.update(len(fut.result()))
+                yield from fut.result()
+
+
+def _worker_context():
+    """fork when it is safe (TensorFlow not loaded: the CLI, most scripts), else spawn.
+
+    fork starts workers at once and does not re-run the user's script, so a
+    script without an ``if __name__ == "__main__":`` guard works; but a
+    process that has loaded TensorFlow may hold its threads' locks, which a
+    forked child would inherit, so there the workers are spawned fresh.
+    """
+    method = "spawn" if "tensorflow" in sys.modules or sys.platform != "linux" else "fork"
+    return multiprocessing.get_context(method)
 
 
 def chunk_items(entries, size: int):

@@ -114,6 +114,8 @@ class ImageSpec:
 
 
 def _varint(value: int) -> bytes:
+    if value < 0x80:  # labels and most lengths of small images: one byte
+        return bytes((value,))
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -135,17 +137,25 @@ def _feature_entry(key: str, feature: bytes) -> bytes:
     return _field(1, _field(1, key.encode()) + _field(2, feature))
 
 
+_IMAGE_KEY = _field(1, IMAGE_KEY.encode())
+_LABEL_KEY = _field(1, LABEL_KEY.encode())
+
+
 def serialize_example(image: bytes, label: int) -> bytes:
     """A ``tf.train.Example`` with ``image`` (bytes) and ``label`` (int64), keys sorted.
 
-    Feature oneof numbers: bytes_list = 1, int64_list = 3 (packed).
+    Nesting, outermost first: Example.features (1) > Features.feature map
+    entries (1) > {key (1), Feature (2)} > Feature.bytes_list (1) or
+    .int64_list (3, packed) > value (1). Written by hand: this runs once per
+    record, and protobuf's Python runtime would cost several times more.
     """
     if label < 0:
         raise ValueError("labels are class indices, never negative")
     image_feature = _field(1, _field(1, image))
     label_feature = _field(3, _field(1, _varint(label)))
-    features = _feature_entry(IMAGE_KEY, image_feature) + _feature_entry(LABEL_KEY, label_feature)
-    return _field(1, features)
+    image_entry = _field(1, _IMAGE_KEY + _field(2, image_feature))
+    label_entry = _field(1, _LABEL_KEY + _field(2, label_feature))
+    return _field(1, image_entry + label_entry)
 
 
 def parse_spec():

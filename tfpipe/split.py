@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .config import SPLIT_NAMES, ConvertConfig
 from .errors import Rejected, TfpipeError
@@ -40,8 +41,9 @@ class Entry:
     sums: tuple[float, ...]
     index: int = -1  # class index, set by resolve_classes
 
-    @property
+    @cached_property
     def order(self) -> bytes:
+        """Where the entry goes in its split: md5 of its key, as TFDS orders records."""
         return key_hash(self.key)
 
     @classmethod

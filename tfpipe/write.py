@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TfpipeError
@@ -124,22 +125,48 @@ def split_info(split: str, entries: list[Entry], shards, num_classes: int) -> Sp
     return SplitInfo(split, tuple(shards), tuple(counts))
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """One shard to write from the staging file: picklable, so a worker process can run it."""
+
+    out: str
+    filename: str
+    staging: str
+    spans: tuple[tuple[int, int, int], ...]  # (offset, length, class index), in record order
+
+    def run(self) -> ShardInfo:
+        with open(self.staging, "rb") as staged:
+            records = []
+            for offset, length, index in self.spans:
+                staged.seek(offset)
+                records.append(serialize_example(staged.read(length), index))
+        return write_shard(Path(self.out), self.filename, records)
+
+
+def run_job(job: ShardJob) -> ShardInfo:
+    return job.run()
+
+
 def write_split(
     out: Path, name: str, split: str, entries: list[Entry], staging_file: Path,
-    num_classes: int, progress=None,
+    num_classes: int, progress=None, mapper=map,
 ) -> SplitInfo:
-    """Write one split's shards (entries already in final order) and describe them."""
+    """Write one split's shards (entries already in final order) and describe them.
+
+    ``mapper`` runs the shard jobs: ``map`` here, or a process pool's ``map``
+    to write several shards at once (the output is the same bytes either way).
+    """
     slices = shard_slices(entries)
+    jobs = [
+        ShardJob(str(out), shard_name(name, split, i, len(slices)), str(staging_file),
+                 tuple((e.offset, e.length, e.index) for e in entries[part]))
+        for i, part in enumerate(slices)
+    ]
     shards = []
-    with open(staging_file, "rb") as staged:
-        for i, part in enumerate(slices):
-            records = []
-            for e in entries[part]:
-                staged.seek(e.offset)
-                records.append(serialize_example(staged.read(e.length), e.index))
-            shards.append(write_shard(out, shard_name(name, split, i, len(slices)), records))
-            if progress is not None:
-                progress.update(len(records))
+    for job, shard in zip(jobs, mapper(run_job, jobs)):
+        shards.append(shard)
+        if progress is not None:
+            progress.update(len(job.spans))
     return split_info(split, entries, shards, num_classes)
 
 
