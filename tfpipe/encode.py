@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import Rejected
 from .format import ImageSpec
-from .images import to_pixels
+from .images import strict_decoding, to_pixels
 from .sources.base import Item, Source, read_payload
 
 Rejection = tuple  # (origin, split, Rejected)
@@ -43,19 +43,20 @@ class Encoded:
 def encode_item(item: Item, spec: ImageSpec) -> Encoded:
     pixels = to_pixels(read_payload(item.payload), spec.channels, (spec.height, spec.width))
     digest = hashlib.blake2b(pixels.tobytes(), digest_size=16)
-    flat = pixels.reshape(-1, spec.channels).astype(np.float64)
-    sums = tuple(flat.sum(axis=0)) + tuple((flat * flat).sum(axis=0))
+    flat = pixels.reshape(-1, spec.channels).astype(np.int64)  # exact: no float rounding
+    sums = tuple(flat.sum(axis=0).tolist()) + tuple(np.einsum("ij,ij->j", flat, flat).tolist())
     return Encoded(item.key, item.origin, item.label, item.split, spec.encode(pixels), digest.digest(), sums)
 
 
 def encode_batch(items: list[Item], spec: ImageSpec) -> list[Encoded | Rejection]:
     """Encode a chunk of items; a bad item becomes ``(origin, split, Rejected)`` in place."""
     out: list[Encoded | Rejection] = []
-    for item in items:
-        try:
-            out.append(encode_item(item, spec))
-        except Rejected as rej:
-            out.append((item.origin, item.split, rej))
+    with strict_decoding():  # once per chunk, not once per image
+        for item in items:
+            try:
+                out.append(encode_item(item, spec))
+            except Rejected as rej:
+                out.append((item.origin, item.split, rej))
     return out
 
 

@@ -23,6 +23,7 @@ Categories: ``"empty file"``, ``"not an image"``, ``"corrupt image"``,
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from contextlib import contextmanager
 
@@ -39,11 +40,23 @@ MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 _VIA = {"P": "RGBA", "PA": "RGBA", "La": "LA", "RGBa": "RGBA"}
 
 
+_strict = threading.local()
+
+
 @contextmanager
-def _strict_decoding():
-    """Bomb warnings as errors, other decoder chatter silenced, truncation never tolerated."""
+def strict_decoding():
+    """Bomb warnings as errors, other decoder chatter silenced, truncation never tolerated.
+
+    Entering costs microseconds (it swaps the warning filters), so
+    :func:`tfpipe.encode.encode_batch` enters it once per chunk; inside it,
+    :func:`open_image`'s own entry is free.
+    """
+    if getattr(_strict, "on", False):
+        yield
+        return
     lenient = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
+    _strict.on = True
     try:
         with warnings.catch_warnings():
             # "Corrupt EXIF data", "Truncated File Read" (in an unused TIFF page)...:
@@ -53,6 +66,7 @@ def _strict_decoding():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     finally:
+        _strict.on = False
         ImageFile.LOAD_TRUNCATED_IMAGES = lenient
 
 
@@ -65,7 +79,7 @@ def open_image(data: bytes) -> Image.Image:
     """
     if not data:
         raise Rejected("empty file", "empty file (0 bytes)")
-    with _strict_decoding():
+    with strict_decoding():
         try:
             img = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             width, height = img.size
