@@ -11,6 +11,7 @@ and the column. Exact duplicate rows are caught later by the pixel-hash dedup
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 from collections.abc import Iterator
@@ -60,8 +61,7 @@ class CsvSource(Source):
     def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
         header = self._header()
         label_at = header.index(self.label_column)
-        pixel_names = [h for i, h in enumerate(header) if i != label_at]
-        shape = infer_shape(len(pixel_names))
+        shape = infer_shape(len(header) - 1)
         base = os.path.basename(self.path)
         with open(self.path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.reader(fh)
@@ -78,25 +78,36 @@ class CsvSource(Source):
                 origin = f"{self.path}:line {line}"
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
+                if len(row) != len(header):
+                    yield origin, None, Rejected("wrong column count", f"{len(row)} columns, expected {len(header)}")
+                    continue
                 try:
-                    label, pixels = self._parse(row, label_at, pixel_names, len(header), shape)
+                    label = _label(row[label_at].strip())
                 except Rejected as rej:
                     yield origin, None, rej
                     continue
+                # The pixels are parsed where they are decoded: in the worker processes.
+                pixels = CsvPixels(",".join(row[:label_at] + row[label_at + 1 :]), shape,
+                                   self.path, self.label_column)
                 yield Item(key=f"{base}:line {line}", origin=origin, label=label, split=None, payload=pixels)
 
-    @staticmethod
-    def _parse(row, label_at, pixel_names, width, shape) -> tuple[str | int, np.ndarray]:
-        if len(row) != width:
-            raise Rejected("wrong column count", f"{len(row)} columns, expected {width}")
-        label = row[label_at].strip()
-        if not label:
-            raise Rejected("missing cell", "empty cell in column label")
-        cells = row[:label_at] + row[label_at + 1 :]
+
+@dataclass(frozen=True)
+class CsvPixels:
+    """One row's pixel cells, joined by commas: parsed and checked by :meth:`read`, in a worker."""
+
+    cells: str
+    shape: tuple[int, ...]
+    path: str
+    label_column: str
+
+    def read(self) -> np.ndarray:
+        cells = self.cells.split(",")
         try:
             values = np.array(cells, dtype=np.float64)
         except ValueError:
-            for name, cell in zip(pixel_names, cells):
+            names = _pixel_names(self.path, self.label_column)
+            for name, cell in zip(names, cells):
                 if not cell.strip():
                     raise Rejected("missing cell", f"empty cell in column {name}") from None
                 try:
@@ -107,14 +118,22 @@ class CsvSource(Source):
         bad = np.flatnonzero((values < 0) | (values > 255) | (values != np.round(values)) | ~np.isfinite(values))
         if bad.size:
             i = int(bad[0])
-            raise Rejected(
-                "out of range", f"value {cells[i].strip()} in column {pixel_names[i]} is not an integer in 0..255"
-            )
-        return _label(label), values.astype(np.uint8).reshape(shape)
+            name = _pixel_names(self.path, self.label_column)[i]
+            raise Rejected("out of range", f"value {cells[i].strip()} in column {name} is not an integer in 0..255")
+        return values.astype(np.uint8).reshape(self.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_names(path: str, label_column: str) -> list[str]:
+    """Column names of the pixels, for error messages (read once per process, only on an error)."""
+    header = CsvSource(path, label_column=label_column)._header()
+    return [h for h in header if h != label_column]
 
 
 def _label(text: str) -> str | int:
     """Integer-looking labels are class indices ("3", "3.0"); anything else is a class name."""
+    if not text:
+        raise Rejected("missing cell", "empty cell in column label")
     try:
         number = float(text)
     except ValueError:
