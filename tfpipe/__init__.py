@@ -6,7 +6,8 @@ The public surface::
     tfpipe.load(path, split="train", batch_size=128, ...)  -> tf.data.Dataset
     tfpipe.verify(path) -> list of problems                   # python -m tfpipe.verify
     tfpipe.load_info(path) -> DatasetInfo
-    tfpipe.datasets.sign_language(), tfpipe.models, tfpipe.sample
+    tfpipe.datasets.sign_language(), tfpipe.models, tfpipe.plots, tfpipe.sample
+    tfpipe.Augment(rotation_range=10, ...)                    # ImageDataGenerator's vocabulary
 
 Names are imported lazily: ``import tfpipe`` does not import TensorFlow.
 """
@@ -28,6 +29,7 @@ _EXPORTS = {
     "TfpipeError": ("tfpipe.errors", "TfpipeError"),
     "datasets": ("tfpipe.datasets", None),
     "models": ("tfpipe.models", None),
+    "plots": ("tfpipe.plots", None),
     "sample": ("tfpipe.sample", None),
 }
 
