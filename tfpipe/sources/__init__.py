@@ -45,7 +45,7 @@ def detect_format(source: str) -> str:
 
 def _sniff_json(path: str) -> str:
     with open(path, "rb") as fh:
-        first = fh.readline(1 << 20).strip()
+        first = next((line.strip() for line in iter(lambda: fh.readline(1 << 20), b"") if line.strip()), b"")
     if not first:
         raise TfpipeError(f"{path} is empty")
     lines = path.lower().endswith((".jsonl", ".ndjson"))
@@ -60,6 +60,8 @@ def _sniff_json(path: str) -> str:
         if lines or ("image" in record and "label" in record):
             return "jsonl-base64"
         return "json-base64"
+    if lines:
+        return "jsonl-base64"  # a bad first line is that line's problem, not the file's
     raise TfpipeError(f"{path}: expected JSON objects, found {type(record).__name__}")
 
 
