@@ -179,3 +179,8 @@ def test_load_augments_uint8_when_not_normalised(converted):
                      shuffle=False, seed=1)
     x, _ = next(iter(ds))
     assert x.dtype == tf.uint8 and ds.element_spec[0].shape.as_list() == [None, 28, 28, 1]
+    plain, _ = next(iter(tfpipe.load(converted.path, "test", normalize=None, shuffle=False)))
+    x, plain = x.numpy(), plain.numpy()
+    flipped = [(x[i] == plain[i, :, ::-1]).all() for i in range(len(x))]
+    kept = [(x[i] == plain[i]).all() for i in range(len(x))]
+    assert any(flipped) and all(f or k for f, k in zip(flipped, kept))  # each image: flipped or not

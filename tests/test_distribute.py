@@ -10,12 +10,12 @@ the reader with the ``InputContext`` a multi-worker strategy would pass.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import tensorflow as tf
 from readkit import direct, reshard, seen
 
@@ -40,7 +40,7 @@ def test_mirrored_strategy_on_two_cpus_gets_half_the_global_batch_each(converted
         [[16, 28, 28, 1], [16, 24], "device:CPU:1"],
     ]
     assert result["steps"] == 480 // 32 and result["examples"] == 480
-    assert result["fit_loss"] == pytest.approx(result["fit_loss"])  # a number: fit ran
+    assert math.isfinite(result["fit_loss"])  # a real number: fit ran and did not diverge
 
 
 def share(info, pipelines, index, **options):

@@ -27,8 +27,6 @@ Every dataset, its URL, checksum, image size and split policy is in :data:`DATAS
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -446,7 +444,10 @@ def _rgb(
     name, data_dir, batch_size, url, source, image_size, seed, convert_options, load_options
 ) -> Loaded:
     spec = DATASETS[name]
-    size = tuple(int(v) for v in image_size)
+    try:
+        size = tuple(int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise TfpipeError(f"image_size: {image_size!r} must be two integers (H, W)") from None
     folder = _folder(name, size=(size, spec.image_size), seed=(seed, 42))
     return _named(
         name,
@@ -529,20 +530,12 @@ def _local_source(name: str, spec: DatasetSpec, source) -> str:
 
 def _download(name: str, spec: DatasetSpec, url: str | None, progress: bool) -> str:
     """Download the dataset's file once (cache hit: no request); return the source to convert."""
-    from .download import cache_dir, download_file, http_session
+    from .download import download_file, http_session, zip_cache_path
 
     url = url or os.environ.get(spec.env) or spec.url
     sha256 = spec.sha256 if url == spec.url else None  # a mirror may repackage the file
-    if spec.keras:
-        dest = _keras_cache(spec)
-    else:
-        # Same cache path as `tfpipe.convert URL`, so either one reuses the other's download.
-        digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-        dest = (
-            cache_dir()
-            / "zips"
-            / f"{digest}-{os.path.basename(urlsplit(url).path) or spec.filename}"
-        )
+    # The same cache path as `tfpipe.convert URL`, so either one reuses the other's download.
+    dest = _keras_cache(spec) if spec.keras else zip_cache_path(url, spec.filename)
     try:
         with http_session(retries=RETRIES, backoff=0.2) as session:
             download_file(
@@ -586,16 +579,15 @@ def _source_splits(source: str) -> set[str]:
 
 
 def _verify(name: str, path: Path) -> None:
-    """Check the fresh dataset with tfpipe.verify, when that module exists."""
-    if importlib.util.find_spec("tfpipe.verify") is None:
-        return
-    module = importlib.import_module("tfpipe.verify")
-    check = module if callable(module) else module.verify
-    problems = check(str(path))
+    """Check the fresh dataset; a failed one is un-finished, so the next call converts again."""
+    from .verify import verify
+
+    problems = verify(str(path))
     if problems:
+        (path / SIDECAR).unlink(missing_ok=True)
         raise TfpipeError(
             f"{name}: {path} failed verification ({len(problems)} problem(s), first: {problems[0]}); "
-            "convert again with convert_options={'overwrite': True}"
+            "the next call converts it again"
         )
 
 

@@ -39,10 +39,15 @@ def resolve(device: str | None) -> str | None:
 
     from .errors import TfpipeError
 
-    spec = tf.DeviceSpec.from_string(device)
-    kinds = {d.device_type for d in tf.config.list_logical_devices()}
-    if spec.device_type not in kinds:
-        raise TfpipeError(f"device: {device!r} is not on this machine (it has {', '.join(sorted(kinds))})")
+    try:
+        spec = tf.DeviceSpec.from_string(device)
+    except ValueError:
+        raise TfpipeError(f"device: {device!r} is not a device name like '/GPU:0'") from None
+    names = {(d.device_type, tf.DeviceSpec.from_string(d.name).device_index)
+             for d in tf.config.list_logical_devices()}
+    if (spec.device_type, spec.device_index or 0) not in names:
+        have = ", ".join(f"/{kind}:{index}" for kind, index in sorted(names))
+        raise TfpipeError(f"device: {device!r} is not on this machine (it has {have})")
     return device
 
 
@@ -73,6 +78,10 @@ def device_budget(device: str) -> int:
     """
     env = os.environ.get("TFPIPE_DEVICE_CACHE_BYTES")
     if env:
+        if not env.isdigit():
+            from .errors import TfpipeError
+
+            raise TfpipeError(f"$TFPIPE_DEVICE_CACHE_BYTES={env!r} must be a number of bytes")
         return int(env)
     import tensorflow as tf
 

@@ -323,6 +323,12 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "tfpipe"
 
 
+def zip_cache_path(url: str, fallback_name: str = "download.zip") -> Path:
+    """Where a downloaded archive is cached: one place, so every caller reuses the others' files."""
+    name = os.path.basename(urlsplit(url).path) or fallback_name
+    return cache_dir() / "zips" / f"{hashlib.sha256(url.encode()).hexdigest()[:16]}-{name}"
+
+
 def download_file(
     url: str,
     dest: Path,

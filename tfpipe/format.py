@@ -107,7 +107,10 @@ class ImageSpec:
         from PIL import Image
 
         arr = np.asarray(Image.open(io.BytesIO(data)))
-        return arr.reshape(self.shape)
+        arr = arr.reshape(*arr.shape[:2], -1)
+        if arr.shape != self.shape:
+            raise ValueError(f"image decodes to {arr.shape}, the dataset says {self.shape}")
+        return arr
 
 
 # --------------------------------------------------------------------------- records

@@ -286,14 +286,16 @@ class Reader:
                 "replica's batches); use cache='auto' or 'memory'"
             )
         if self.device is None:
-            log.warning("tfpipe: cache='device' but there is no GPU; caching in host memory instead")
+            log.warning("tfpipe: cache='device' but no device to cache on (no GPU, or device=None); "
+                        "caching in host memory instead")
             return "memory"
         budget = devices.device_budget(self.device)
         if self.decoded_bytes() > budget:
             log.warning(
                 "tfpipe: cache='device': %s decoded is %.1f MiB, over the %.1f MiB device budget "
-                "($TFPIPE_DEVICE_CACHE_BYTES); caching in host memory instead",
+                "($TFPIPE_DEVICE_CACHE_BYTES); %s",
                 self.split.name, self.decoded_bytes() / 2**20, budget / 2**20,
+                "caching in host memory instead" if fits else "and too big for host memory: not caching",
             )
             return "memory" if fits else None
         return "device"
@@ -568,6 +570,8 @@ class Reader:
         for x, y in ds.as_numpy_iterator():
             images.append(x)
             labels.append(y)
+        if not images:
+            raise TfpipeError(f"cache: 'device': {self.split.name} has no readable records to cache")
         return np.concatenate(images), np.concatenate(labels)
 
     def _tf_options(self, input_context):

@@ -121,10 +121,7 @@ def open_source(source: str, fmt: str | None = None, *, config=None) -> Source:
 
 def _download_zip(url: str, insecure: bool) -> Source:
     """An ``http(s)://`` URL of a zip: download once into the cache, then read it in place."""
-    import hashlib
-    from urllib.parse import urlparse
-
-    from ..download import cache_dir, check_url, download_file
+    from ..download import check_url, download_file, zip_cache_path
     from ..errors import Rejected
     from .tree import ZipSource
 
@@ -132,9 +129,7 @@ def _download_zip(url: str, insecure: bool) -> Source:
         check_url(url)
     except Rejected as rej:
         raise TfpipeError(f"{url}: {rej.detail}") from None
-    name = os.path.basename(urlparse(url).path) or "download.zip"
-    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
-    dest = cache_dir() / "zips" / f"{digest}-{name}"
+    dest = zip_cache_path(url)
     dest.parent.mkdir(parents=True, exist_ok=True)
     path = download_file(url, dest, insecure=insecure)
     return ZipSource(str(path))
