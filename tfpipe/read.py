@@ -57,7 +57,6 @@ LABEL_MODES = ("categorical", "int")
 NORMALIZE = ("rescale", "standardize", None)
 CACHE = ("auto", "memory", "disk", "device", None)
 ON_ERROR = ("raise", "skip")
-SERVICE_SHARDING = ("off", "dynamic")
 READ_BATCH = 512  # records per parse_example / decode_raw call
 MAX_OPEN_SHARDS = 16  # shards read at once (each holds a read buffer and a pipeline)
 JPEG_RATIOS = (8, 4, 2)
@@ -93,7 +92,9 @@ class ReadOptions:
         check_choice("normalize", self.normalize, NORMALIZE)
         check_choice("cache", self.cache, CACHE)
         check_choice("on_error", self.on_error, ON_ERROR)
-        check_choice("service_sharding", self.service_sharding, SERVICE_SHARDING)
+        from .service import SHARDING
+
+        check_choice("service_sharding", self.service_sharding, SHARDING)
         if self.image_size is not None:
             try:
                 size = tuple(int(v) for v in self.image_size)
