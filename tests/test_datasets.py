@@ -138,6 +138,10 @@ def test_source_zip_needs_no_server(sample_tree, tmp_path, monkeypatch):
     assert loaded.info.path == str(tmp_path / "sign_language-val0.4-seed7")
     assert loaded.class_names == LETTERS
     assert loaded.info.splits["validation"].num_examples == 24 * 2  # 40% of 5 per letter
+    # asking the finished folder for another encoding is an error, not a silent reuse
+    with pytest.raises(TfpipeError, match="encoding='raw', not 'png'.*overwrite"):
+        datasets.sign_language(tmp_path, source=sample_tree.zip, validation_split=0.4, seed=7,
+                               convert_options={**QUIET, "encoding": "png"})
 
 
 def test_bad_source_and_options(tmp_path):

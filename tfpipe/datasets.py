@@ -485,6 +485,7 @@ def _named(
     out = Path(data_dir if data_dir is not None else data_root()) / folder
     if (out / SIDECAR).is_file() and not options.get("overwrite"):
         info = load_info(out)  # converted before: no download, no conversion
+        _check_reuse(name, info, options)
     else:
         progress = options.get("progress", True) and not options.get("quiet", False)
         src = (
@@ -526,6 +527,23 @@ def _local_source(name: str, spec: DatasetSpec, source) -> str:
             shutil.copyfile(path, dest)
         return spec.keras
     return str(path)
+
+
+def _check_reuse(name: str, info: DatasetInfo, options: Mapping) -> None:
+    """A finished folder is reused only if it is what ``convert_options`` ask for."""
+    stored = {
+        "encoding": info.image.encoding,
+        "channels": info.image.channels,
+        "image_size": (info.image.height, info.image.width),
+        "class_names": info.class_names,
+    }
+    for key, have in stored.items():
+        want = options.get(key)
+        if want is not None and (tuple(want) if isinstance(want, (list, tuple)) else want) != have:
+            raise TfpipeError(
+                f"{name}: {info.path} was converted with {key}={have!r}, not {want!r}; "
+                "pass convert_options={..., 'overwrite': True} to convert it again"
+            )
 
 
 def _download(name: str, spec: DatasetSpec, url: str | None, progress: bool) -> str:
