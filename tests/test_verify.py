@@ -119,6 +119,17 @@ def test_shard_cut_at_a_record_boundary(dataset):
     assert f"holds 50 records, tfpipe.json says {expected}" in problems[0].message
 
 
+def test_intact_records_in_another_order_fail_the_sha256(dataset):
+    from tfpipe.format import frame_record
+
+    path = shard(dataset, "test")
+    records = list(iter_records(path))
+    records[0], records[1] = records[1], records[0]  # every CRC, count and size still right
+    path.write_bytes(b"".join(frame_record(r) for r in records))
+    (problem,) = tfpipe.verify(dataset)
+    assert problem.file == str(path) and "sha256 differs" in problem.message
+
+
 def test_records_that_do_not_parse_or_decode(dataset):
     import tensorflow as tf
 

@@ -19,6 +19,7 @@ Every function returns :class:`Problem` values (``[]`` when all is well);
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -64,6 +65,12 @@ class ShardScan:
         self.records = 0
         self.problems: list[Problem] = []
         self.framing_ok = True
+        self._digest = hashlib.sha256()
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the bytes scanned so far (of the whole file once a scan framed it all)."""
+        return self._digest.hexdigest()
 
     def _problem(self, index: int, message: str) -> None:
         self.problems.append(Problem(self.path, message, index))
@@ -77,6 +84,7 @@ class ShardScan:
             offset, index = 0, 0
             while True:
                 header = fh.read(HEADER_BYTES)
+                self._digest.update(header)
                 if not header:
                     break
                 if len(header) < HEADER_BYTES:
@@ -100,6 +108,7 @@ class ShardScan:
                 # Compare with the file size BEFORE reading: a forged length
                 # (with a matching CRC) must be reported, not allocated.
                 body = fh.read(length + FOOTER_BYTES) if length + FOOTER_BYTES <= left else b""
+                self._digest.update(body)
                 if len(body) < length + FOOTER_BYTES:
                     self._problem(
                         index,

@@ -34,7 +34,6 @@ from pathlib import Path
 from .errors import TfpipeError
 from .format import IMAGE_KEY, LABEL_KEY, DatasetInfo, load_info
 from .shards import Problem, ShardScan, check_shard, count_problem, iter_records
-from .write import sha256
 
 __all__ = ["Problem", "check_shard", "iter_records", "main", "verify"]
 
@@ -85,7 +84,7 @@ def _verify_shard(info: DatasetInfo, file: str, shard, counts: list[int]) -> lis
         size = os.path.getsize(file)
         if size != shard.bytes:
             problems.append(Problem(file, f"is {size} bytes, tfpipe.json says {shard.bytes}"))
-        elif sha256(Path(file)) != shard.sha256:
+        elif scan.sha256 != shard.sha256:  # hashed while scanning: one read of the file
             problems.append(Problem(file, "sha256 differs from tfpipe.json (replaced or modified)"))
     return sorted(problems + record_problems, key=lambda p: (p.record is None, p.record or 0))
 
