@@ -257,11 +257,10 @@ class Reader:
         for meta, file in zip(self.split.shards, self.info.shard_paths(self.split.name)):
             found = stat_shard(file, meta.bytes)
             problems += found
-            missing = any("missing" in p.message or "cannot be read" in p.message for p in found)
-            if not (missing and self.options.on_error == "skip"):
-                shards.append((file, meta.records))
-            elif missing:
+            if any(p.unreadable for p in found) and self.options.on_error == "skip":
                 self.report(file, 0, meta.records, found[0])
+            else:
+                shards.append((file, meta.records))
         if self.options.on_error == "raise":
             raise_for(problems, f"split {self.split.name}: ")
         if not shards:

@@ -41,11 +41,13 @@ class Problem:
         file: path of the shard (or metadata file) concerned.
         message: what is wrong, in words.
         record: index of the record inside ``file`` (0-based), when it applies.
+        unreadable: the file is missing or cannot be opened at all (nothing of it can be read).
     """
 
     file: str
     message: str
     record: int | None = None
+    unreadable: bool = False
 
     def __str__(self) -> str:
         where = f"{self.file}: record {self.record}" if self.record is not None else self.file
@@ -156,7 +158,7 @@ def check_shard(path: str | os.PathLike, expected_records: int | None = None) ->
         records (any number when None). A missing file is one problem.
     """
     if not os.path.isfile(path):
-        return [Problem(os.fspath(path), "missing (listed in tfpipe.json)")]
+        return [Problem(os.fspath(path), "missing (listed in tfpipe.json)", unreadable=True)]
     scan = ShardScan(path)
     for _ in scan.batches():
         pass
@@ -183,9 +185,9 @@ def stat_shard(path: str, expected_bytes: int | None = None) -> list[Problem]:
     try:
         size = tf.io.gfile.stat(path).length
     except tf.errors.NotFoundError:
-        return [Problem(path, "missing (listed in tfpipe.json)")]
+        return [Problem(path, "missing (listed in tfpipe.json)", unreadable=True)]
     except tf.errors.OpError as exc:
-        return [Problem(path, f"cannot be read: {exc.message}")]
+        return [Problem(path, f"cannot be read: {exc.message}", unreadable=True)]
     if expected_bytes is not None and size != expected_bytes:
         return [Problem(path, f"is {size:,} bytes, tfpipe.json says {expected_bytes:,} (truncated or replaced)")]
     return []

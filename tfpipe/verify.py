@@ -74,7 +74,7 @@ def verify(path: str | os.PathLike) -> list[Problem]:
 
 def _verify_shard(info: DatasetInfo, file: str, shard, counts: list[int]) -> list[Problem]:
     if not os.path.isfile(file):
-        return [Problem(file, "missing (listed in tfpipe.json)")]
+        return [Problem(file, "missing (listed in tfpipe.json)", unreadable=True)]
     scan = ShardScan(file)
     record_problems: list[Problem] = []
     for batch in scan.batches():
