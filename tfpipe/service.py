@@ -124,20 +124,24 @@ def guard(dataset, stall_timeout: float, what: str = "the tf.data service"):
         closed = threading.Event()
         end = object()
 
+        def hand_over(item) -> bool:
+            """Put ``item`` unless the consumer has gone (then never block on a full queue)."""
+            while not closed.is_set():
+                try:
+                    handoff.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def pump():
             try:
                 for element in dataset.as_numpy_iterator():
-                    while not closed.is_set():
-                        try:
-                            handoff.put(element, timeout=0.2)
-                            break
-                        except queue.Full:
-                            continue
-                    if closed.is_set():  # the consumer stopped early: drop the iterator
+                    if not hand_over(element):  # the consumer stopped early: drop the iterator
                         return
-                handoff.put(end)
+                hand_over(end)
             except Exception as exc:  # handed to the consumer, raised there
-                handoff.put(exc)
+                hand_over(exc)
 
         threading.Thread(target=pump, name="tfpipe-service-guard", daemon=True).start()
         count = 0
