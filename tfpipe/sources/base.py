@@ -88,14 +88,19 @@ class ZipRef:
         return data
 
 
-_ZIP_CACHE: dict[str, zipfile.ZipFile] = {}
+_ZIP_CACHE: dict[tuple[int, str], zipfile.ZipFile] = {}
 
 
 def _open_zip(path: str) -> zipfile.ZipFile:
-    """One open ZipFile per archive per process (workers reuse it)."""
-    zf = _ZIP_CACHE.get(path)
+    """One open ZipFile per archive per process (workers reuse it).
+
+    Keyed by process id too: a forked worker must never use the file its
+    parent opened, whose offset the parent and its siblings move as well.
+    """
+    key = (os.getpid(), path)
+    zf = _ZIP_CACHE.get(key)
     if zf is None:
-        zf = _ZIP_CACHE[path] = zipfile.ZipFile(path)
+        zf = _ZIP_CACHE[key] = zipfile.ZipFile(path)
     return zf
 
 
