@@ -242,3 +242,18 @@ def test_bad_arguments_are_one_line(args, message, sample_tree, tmp_path, capsys
     assert run(*args, "--out", tmp_path / "x") == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_a_script_without_a_main_guard_that_loaded_tensorflow(sample_tree, tmp_path):
+    """TensorFlow loaded, so the workers are spawned: the script must not run again in them."""
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import tensorflow as tf\n"
+        "import tfpipe\n"
+        "print('top level ran')\n"
+        f"info = tfpipe.convert({str(sample_tree.test_csv)!r}, {str(tmp_path / 'out')!r}, quiet=True, workers=2)\n"
+        "print('converted', info.splits['train'].num_examples)\n"
+    )
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("top level ran") == 1 and "converted 120" in proc.stdout

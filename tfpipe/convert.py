@@ -171,7 +171,8 @@ class Converter:
         if self.config.workers == 1:
             yield None
             return
-        with ProcessPoolExecutor(self.config.workers, mp_context=_worker_context()) as pool:
+        context = _worker_context()
+        with _main_not_rerun(context), ProcessPoolExecutor(self.config.workers, mp_context=context) as pool:
             yield pool
 
     def encoded(self, source: Source, spec: ImageSpec, pool: ProcessPoolExecutor | None = None
@@ -211,6 +212,32 @@ def _worker_context():
     """
     method = "spawn" if "tensorflow" in sys.modules or sys.platform != "linux" else "fork"
     return multiprocessing.get_context(method)
+
+
+@contextmanager
+def _main_not_rerun(context) -> Iterator[None]:
+    """Spawned workers must not re-run the user's script.
+
+    spawn starts each worker by importing ``__main__`` again, so a script
+    that calls ``tfpipe.convert`` at top level, without an
+    ``if __name__ == "__main__":`` guard, would run again in every worker.
+    The workers only need tfpipe's own functions, so while the pool lives
+    ``__main__`` is made to look like an interactive session, which spawn
+    does not import.
+    """
+    main = sys.modules.get("__main__")
+    if context.get_start_method() == "fork" or main is None:
+        yield
+        return
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    main.__spec__ = None
+    if hasattr(main, "__file__"):
+        del main.__file__
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 def chunk_items(entries, size: int):
