@@ -218,6 +218,10 @@ def test_rerun_is_a_no_op(converted, sample_tree, capsys):
     assert run(sample_tree.images, "--out", converted.path) == 0
     assert "nothing to do" in capsys.readouterr().err
     assert (Path(converted.path) / SIDECAR).stat().st_mtime_ns == before
+    # another source into the same finished folder is an error, not a silent no-op
+    assert run(sample_tree.rgb, "--out", converted.path) == 2
+    assert "converted from sign-language-img, not from tom_and_jerry" in capsys.readouterr().err
+    assert (Path(converted.path) / SIDECAR).stat().st_mtime_ns == before
 
 
 def test_python_dash_m_cli_prints_the_summary(sample_tree, tmp_path):

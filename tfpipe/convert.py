@@ -104,6 +104,11 @@ class Converter:
         if self.config.overwrite or not (out / SIDECAR).is_file():
             return None
         info = load_info(out)
+        if info.source != describe_source(self.config.source):
+            raise TfpipeError(
+                f"{out} already holds a dataset converted from {info.source}, not from "
+                f"{describe_source(self.config.source)}; pass --overwrite to replace it, or choose another --out"
+            )
         shutil.rmtree(out / STAGING, ignore_errors=True)  # left by a kill after the commit
         self.say(f"{out} is already converted ({total_examples(info):,} examples); "
                  "nothing to do (pass --overwrite to redo)")

@@ -485,7 +485,7 @@ def _named(
     out = Path(data_dir if data_dir is not None else data_root()) / folder
     if (out / SIDECAR).is_file() and not options.get("overwrite"):
         info = load_info(out)  # converted before: no download, no conversion
-        _check_reuse(name, info, options)
+        _check_reuse(name, info, options, source)
     else:
         progress = options.get("progress", True) and not options.get("quiet", False)
         src = (
@@ -529,8 +529,15 @@ def _local_source(name: str, spec: DatasetSpec, source) -> str:
     return str(path)
 
 
-def _check_reuse(name: str, info: DatasetInfo, options: Mapping) -> None:
-    """A finished folder is reused only if it is what ``convert_options`` ask for."""
+def _check_reuse(name: str, info: DatasetInfo, options: Mapping, source=None) -> None:
+    """A finished folder is reused only if it is what ``source`` and ``convert_options`` ask for."""
+    from .convert import describe_source
+
+    if source is not None and describe_source(str(source)) != info.source:
+        raise TfpipeError(
+            f"{name}: {info.path} was converted from {info.source}, not {describe_source(str(source))}; "
+            "pass convert_options={'overwrite': True} to convert the new source, or another data_dir"
+        )
     stored = {
         "encoding": info.image.encoding,
         "channels": info.image.channels,
