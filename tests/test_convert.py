@@ -261,3 +261,16 @@ def test_a_script_without_a_main_guard_that_loaded_tensorflow(sample_tree, tmp_p
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("top level ran") == 1 and "converted 120" in proc.stdout
+
+
+def test_a_url_list_where_every_download_fails_says_why(tmp_path, monkeypatch, capsys):
+    from tfpipe.testing import LoopbackServer
+
+    monkeypatch.setenv("TFPIPE_CACHE_DIR", str(tmp_path / "cache"))
+    with LoopbackServer() as server:
+        lines = [json.dumps({"content": server.url(f"missing/{i}.jpg"), "label": "a"}) for i in range(3)]
+        path = tmp_path / "data.json"
+        path.write_text("\n".join(lines) + "\n")
+        assert run(path, "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip()
+    assert "found no readable image" in err and "3 x http 404" in err and "\n" not in err

@@ -39,7 +39,7 @@ def convert_and_count(source: Path, out: Path, found: int, **options) -> None:
         info = tfpipe.convert(source, out, quiet=True, workers=1, **options)
     except TfpipeError as exc:
         # the only whole-file error a row or line can cause: nothing was usable
-        assert any(why in str(exc) for why in ("no usable images", "no readable image", "is empty")), exc
+        assert any(why in str(exc) for why in ("no usable image", "no readable image", "is empty")), exc
         assert not out.exists() or not any(out.iterdir())  # and nothing is left behind
         return
     lines = (out / "quarantine.jsonl").read_text().splitlines()

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import ConvertConfig, data_root, dataset_name
 from .encode import Encoded, Rejection, encode_batch, probe_shape
-from .errors import Rejected, TfpipeError
+from .errors import Rejected, TfpipeError, summarize
 from .format import SIDECAR, DatasetInfo, ImageSpec, choose_encoding, load_info
 from .sources import FORMATS, Item, Source, open_source
 from .split import Entry, Plan, plan
@@ -129,6 +129,8 @@ class Converter:
 
     def plan(self, entries: list[Entry], rejected: list[Rejection]) -> Plan:
         """Split and dedup the index; rejections the plan makes meet the on_error policy too."""
+        if not entries:
+            raise TfpipeError(f"no usable image in {self.config.source}: {summarize(rejected)}")
         the_plan = plan(entries, self.config)
         if self.config.on_error == "raise" and the_plan.rejected:
             origin, _, rej = the_plan.rejected[0]
@@ -158,8 +160,6 @@ class Converter:
         probed = None
         if cfg.image_size is None or cfg.channels is None:
             probed = probe_shape(source)
-            if probed is None:
-                raise TfpipeError(f"found no readable image in {cfg.source}")
         height, width = cfg.image_size or probed[:2]
         channels = cfg.channels or probed[2]
         return ImageSpec(height, width, channels, cfg.encoding or choose_encoding(height, width, channels))

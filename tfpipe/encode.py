@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import Rejected
+from .errors import Rejected, TfpipeError, summarize
 from .format import ImageSpec
-from .images import strict_decoding, to_pixels
+from .images import open_image, strict_decoding, to_pixels
 from .sources.base import Item, Source, read_payload
 
 Rejection = tuple  # (origin, split, Rejected)
@@ -60,41 +59,40 @@ def encode_batch(items: list[Item], spec: ImageSpec) -> list[Encoded | Rejection
     return out
 
 
-def probe_shape(source: Source, sample: int = 16) -> tuple[int, int, int] | None:
+def probe_shape(source: Source, sample: int = 16) -> tuple[int, int, int]:
     """(H, W, C) most common among the first ``sample`` images (ties: the first seen).
 
     Used when the user gives no ``--image-size``/``--channels``: the source
     lists its inputs in a fixed order, so the answer is deterministic.
+
+    Raises:
+        TfpipeError: no input at all decodes; the message says why they failed.
     """
     shapes: list[tuple[int, int, int]] = []
+    problems: list[Rejection] = []
     entries = source.items()
-    for item in _first_items(entries, sample):
+    for entry in entries:
+        if not isinstance(entry, Item):
+            problems.append(entry)
+            continue
         try:
-            payload = read_payload(item.payload)
+            payload = read_payload(entry.payload)
             if isinstance(payload, np.ndarray):
                 channels = 1 if payload.ndim == 2 or payload.shape[2] == 1 else 3
                 shapes.append((payload.shape[0], payload.shape[1], channels))
             else:
-                from .images import open_image
-
                 img = open_image(payload)
                 channels = 1 if img.mode in ("1", "L", "LA", "La", "I", "F") or img.mode.startswith("I;16") else 3
                 shapes.append((img.height, img.width, channels))
-        except Rejected:
-            continue
+        except Rejected as rej:
+            problems.append((entry.origin, entry.split, rej))
+        if len(shapes) >= sample:
+            break
     entries.close()  # stop a streaming source (e.g. pending downloads) right away
     if not shapes:
-        return None
+        raise TfpipeError(f"found no readable image in {source.path}: {summarize(problems)}")
     counts = Counter(shapes)
     best = max(counts.values())
     return next(s for s in shapes if counts[s] == best)
 
 
-def _first_items(entries: Iterable, n: int) -> Iterator[Item]:
-    taken = 0
-    for entry in entries:
-        if isinstance(entry, Item):
-            yield entry
-            taken += 1
-            if taken >= n:
-                return

@@ -35,6 +35,18 @@ class Rejected(Exception):
         super().__init__(self.detail)
 
 
+def summarize(rejections) -> str:
+    """``"48 x connection error, 2 x http 404 (first: <origin>: <reason>)"`` for one-line errors."""
+    from collections import Counter
+
+    if not rejections:
+        return "nothing was found to convert"
+    counts = Counter(rej.category for _, _, rej in rejections)
+    origin, _, first = rejections[0]
+    parts = ", ".join(f"{n} x {category}" for category, n in counts.most_common())
+    return f"{parts} (first: {origin}: {first.detail})"
+
+
 def check_choice(field: str, value: object, choices: tuple) -> None:
     """Raise a TfpipeError naming ``field`` when ``value`` is not one of ``choices``."""
     if value not in choices:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from .config import SPLIT_NAMES, ConvertConfig
-from .errors import Rejected, TfpipeError
+from .errors import Rejected, TfpipeError, summarize
 
 
 @dataclass
@@ -89,7 +89,7 @@ def plan(entries: list[Entry], config: ConvertConfig) -> Plan:
         if splits.get(name)
     }
     if not ordered:
-        raise TfpipeError("no usable images were found (see quarantine.jsonl for the reasons)")
+        raise TfpipeError(f"no usable image is left: {summarize(rejected)}")
     return Plan(class_names, ordered, rejected, dups, leaks)
 
 
