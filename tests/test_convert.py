@@ -274,3 +274,18 @@ def test_a_url_list_where_every_download_fails_says_why(tmp_path, monkeypatch, c
         assert run(path, "--out", tmp_path / "o") == 2
     err = capsys.readouterr().err.strip()
     assert "found no readable image" in err and "3 x http 404" in err and "\n" not in err
+
+
+def test_validation_share_is_kept_when_every_class_is_small(sample_tree, tmp_path):
+    # 24 letters x 5 test images at 10%: 0.5 an image per class, 12 in all
+    info = tfpipe.convert(sample_tree.images, tmp_path / "v", quiet=True, workers=1,
+                          validation_split=0.1, validation_from="test")
+    assert info.splits["validation"].num_examples == 12
+    assert max(info.splits["validation"].class_counts) == 1  # still spread over the classes
+    assert info.splits["test"].num_examples == 120 - 12
+
+
+def test_too_few_class_names_for_integer_labels(sample_tree, tmp_path, capsys):
+    letters = ",".join(sample.LETTERS)  # 24 names; the CSV's labels go up to 24 (J, 9, is empty)
+    assert run(sample_tree.test_csv, "--out", tmp_path / "c", "--class-names", letters) == 2
+    assert "give one name per index 0..24" in capsys.readouterr().err

@@ -110,6 +110,11 @@ def resolve_classes(entries: list[Entry], given: tuple[str, ...] | None):
     by_index = bool(labels) and all(isinstance(v, int) for v in labels)
     if given:
         names = list(given)
+        if by_index and max(labels) >= len(names):
+            raise TfpipeError(
+                f"--class-names gives {len(names)} names, but the labels are class indices up to "
+                f"{max(labels)}: give one name per index 0..{max(labels)}, empty classes included"
+            )
     elif by_index:
         names = [str(i) for i in range(max(labels) + 1)]
     else:
@@ -187,11 +192,20 @@ def carve_validation(splits: dict[str, list[Entry]], source: str, fraction: floa
         raise TfpipeError("--validation-split: the source already has a validation split")
     if not splits.get(source):
         raise TfpipeError(f"--validation-split: the source has no {source} split to carve from")
+    groups = _by_class(splits[source], seed)
+    # Largest remainder: each class gets its share rounded down, and the images the
+    # rounding left over go to the classes with the largest remainders, so the total
+    # is fraction x N even when every class is small (24 classes x 2 images at 20%
+    # give 10 validation images, not 0).
+    quota = {c: fraction * len(g) for c, g in groups.items()}
+    take = {c: int(q) for c, q in quota.items()}
+    left = _half_up(fraction * sum(map(len, groups.values()))) - sum(take.values())
+    for c in sorted(groups, key=lambda c: (take[c] - quota[c], c))[:max(left, 0)]:
+        take[c] += 1
     keep, carved = [], []
-    for group in _by_class(splits[source], seed).values():
-        n = _half_up(fraction * len(group))
-        carved += group[:n]
-        keep += group[n:]
+    for c, group in groups.items():
+        carved += group[: take[c]]
+        keep += group[take[c] :]
     for e in carved:
         e.split = "validation"
     splits[source], splits["validation"] = keep, carved
