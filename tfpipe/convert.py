@@ -293,8 +293,8 @@ def total_examples(info: DatasetInfo) -> int:
 
 def summary(info: DatasetInfo, rejected: list, source: Source, elapsed: float) -> str:
     """The end-of-run report: per split, what was found, kept and quarantined."""
-    found = Counter(split or "(unsplit)" for _, split, _ in rejected)
-    by_reason = Counter((split or "(unsplit)", rej.category) for _, split, rej in rejected)
+    found = Counter(split or "(no split)" for _, split, _ in rejected)
+    by_reason = Counter((split or "(no split)", rej.category) for _, split, rej in rejected)
     img = info.image
     lines = [
         f"{info.name}: {info.path}  ({img.height}x{img.width}x{img.channels} {img.encoding}, "

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     records = sum(s.num_examples for s in info.splits.values())
     shards = sum(len(s.shards) for s in info.splits.values())
-    print(f"ok: {records} records in {shards} shards verified")
+    print(f"ok: {records} records in {shards} shard{'' if shards == 1 else 's'} verified")
     return 0
 
 
