@@ -65,12 +65,12 @@ class FolderSource(Source):
 
     def __post_init__(self) -> None:
         self.root = os.path.realpath(self.path)
-        self._files: list[str] | None = None
+        self._files: list[tuple[str, bool]] | None = None
 
-    def _list(self) -> list[str]:
-        """Relative POSIX paths of the candidate images, sorted (one scandir per folder)."""
+    def _list(self) -> list[tuple[str, bool]]:
+        """``(relative POSIX path, is a regular file)`` of the candidate images, sorted by path."""
         if self._files is None:
-            files: list[str] = []
+            files: list[tuple[str, bool]] = []
             pending = [""]
             while pending:
                 rel_dir = pending.pop()
@@ -81,7 +81,8 @@ class FolderSource(Source):
                             if not entry.is_dir(follow_symlinks=False):
                                 self.skip("hidden file")
                         elif is_image_name(entry.name):
-                            files.append(rel)  # type and safety are checked when read
+                            # type and safety are checked when read; d_type says if it is a plain file
+                            files.append((rel, entry.is_file(follow_symlinks=False)))
                         elif entry.is_dir(follow_symlinks=False):
                             pending.append(rel)
                         else:
@@ -95,7 +96,7 @@ class FolderSource(Source):
 
     def items(self) -> Iterator[Item | tuple[str, str | None, Rejected]]:
         prefix = self.root + os.sep
-        for rel in self._list():
+        for rel, regular in self._list():
             full = prefix + rel
             where = place(tuple(rel.split("/")))
             if where is None:
@@ -106,7 +107,7 @@ class FolderSource(Source):
                 origin=full,
                 label=where[1],
                 split=where[0],
-                payload=FileRef(full, self.root, MAX_MEMBER_BYTES),
+                payload=FileRef(full, self.root, MAX_MEMBER_BYTES, regular),
             )
 
 
