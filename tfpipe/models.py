@@ -42,19 +42,7 @@ def base_mlp(
     Returns:
         A ``keras.Sequential`` named ``base_mlp``.
     """
-    keras = _keras()
-    layers = keras.layers
-    model = keras.Sequential(
-        [
-            keras.Input(shape=_shape(input_shape)),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu"),
-            layers.Dense(128, activation="relu"),
-            layers.Dense(_classes(num_classes), activation="softmax"),
-        ],
-        name="base_mlp",
-    )
-    return _compiled(model, compile, loss)
+    return _compiled(_mlp(input_shape, num_classes, "base_mlp", regularize=False), compile, loss)
 
 
 def regularized_mlp(
@@ -68,22 +56,24 @@ def regularized_mlp(
 
     Args and Returns: as :func:`base_mlp`; the model is named ``regularized_mlp``.
     """
+    return _compiled(_mlp(input_shape, num_classes, "regularized_mlp", regularize=True), compile, loss)
+
+
+def _mlp(input_shape: Sequence[int], num_classes: int, name: str, *, regularize: bool):
+    """Flatten, Dense 256 relu, Dense 128 relu, softmax; ``regularize`` adds L2 and Dropout."""
     keras = _keras()
     layers = keras.layers
-    l2 = keras.regularizers.L2(L2)
-    model = keras.Sequential(
-        [
-            keras.Input(shape=_shape(input_shape)),
-            layers.Flatten(),
-            layers.Dense(256, activation="relu", kernel_regularizer=l2),
-            layers.Dropout(DROPOUT),
-            layers.Dense(128, activation="relu", kernel_regularizer=l2),
-            layers.Dropout(DROPOUT),
-            layers.Dense(_classes(num_classes), activation="softmax"),
-        ],
-        name="regularized_mlp",
+    hidden = []
+    for units in (256, 128):
+        l2 = keras.regularizers.L2(L2) if regularize else None
+        hidden.append(layers.Dense(units, activation="relu", kernel_regularizer=l2))
+        if regularize:
+            hidden.append(layers.Dropout(DROPOUT))
+    return keras.Sequential(
+        [keras.Input(shape=_shape(input_shape)), layers.Flatten(), *hidden,
+         layers.Dense(_classes(num_classes), activation="softmax")],
+        name=name,
     )
-    return _compiled(model, compile, loss)
 
 
 def cnn(
